@@ -1,0 +1,74 @@
+"""Detector status and control responses, and the Socket.IO acknowledgement shape."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .models import ModelInformation
+
+
+class VersionMode(str, Enum):
+    FOLLOW_LOOP = "follow_loop"
+    SPECIFIC_VERSION = "specific_version"
+    PAUSE = "pause"
+
+
+class OperationMode(str, Enum):
+    STARTUP = "startup"
+    IDLE = "idle"
+    DETECTING = "detecting"
+
+
+class OutboxMode(str, Enum):
+    CONTINUOUS_UPLOAD = "continuous_upload"
+    STOPPED = "stopped"
+
+
+class DetectorStatus(BaseModel):
+    """Body of `POST /api/{org}/projects/{project}/detectors`."""
+
+    uuid: str
+    name: str
+    state: str = "online"
+    uptime: int = 0
+    model_format: str
+    current_model: str | None = None
+    target_model: str | None = None
+    errors: dict[str, Any] = Field(default_factory=dict)
+    operation_mode: str = OperationMode.IDLE.value
+    node_version: str | None = None
+
+
+class AboutResponse(BaseModel):
+    operation_mode: str
+    state: str | None = None
+    model_info: ModelInformation | None = None
+    target_model: str | None = None
+    version_control: str
+
+
+class ModelVersionResponse(BaseModel):
+    """Missing versions are the string "None", exactly as the reference answers."""
+
+    current_version: str
+    target_version: str
+    loop_version: str
+    local_versions: list[str]
+    version_control: str
+
+
+class SocketResponse(BaseModel):
+    success: bool
+    error_msg: str | None = None
+    payload: Any = None
+
+    @classmethod
+    def ok(cls, payload: Any = None) -> dict[str, Any]:
+        return cls(success=True, payload=payload).model_dump()
+
+    @classmethod
+    def failure(cls, message: str, payload: Any = None) -> dict[str, Any]:
+        return cls(success=False, error_msg=message, payload=payload).model_dump()

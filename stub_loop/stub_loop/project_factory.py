@@ -1,0 +1,49 @@
+"""Fill a project with generated images: annotated `complete` images split into train and test sets, and
+unannotated images for the other states."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import numpy as np
+
+from .generator import GeneratorRequest, encode_jpeg, fake_box_detections, make_categories, render_scene
+from .store import Store
+
+log = logging.getLogger("stub.generator")
+
+
+def generate_project(store: Store, org: str, request: GeneratorRequest) -> dict[str, Any]:
+    categories = make_categories(request.box_categories, request.point_categories,
+                                 request.segmentation_categories, request.classification_categories)
+    project = request.project_name
+    if store.project_exists(org, project):
+        store.delete_project(org, project)
+    store.create_project(org, project, categories)
+    rng = np.random.default_rng(request.seed)
+    counts: dict[str, int] = {}
+    test_every = round(1 / request.test_fraction) if request.test_fraction > 0 else 0
+    for state in ("complete", "inbox", "annotate", "review"):
+        for i in range(getattr(request, state)):
+            image_id = str(uuid.uuid4())
+            image, annotations = render_scene(rng, categories, request.image_width, request.image_height,
+                                              request.box_annotations, image_id=image_id)
+            record: dict[str, Any] = {"id": image_id, "state": state, "width": request.image_width, "height": request.image_height,
+                                      "tags": [], "source": "generator", "box_detections": [],
+                                      "point_detections": [], "segmentation_detections": [],
+                                      "classification_detections": []}
+            if state == "complete":
+                record.update(annotations)
+                record["set"] = "test" if test_every and i % test_every == test_every - 1 else "train"
+            else:
+                record.update({"box_annotations": [], "point_annotations": [], "segmentation_annotations": [],
+                               "set": None})
+            if request.box_detections:
+                record["box_detections"] = fake_box_detections(rng, categories, request.box_detections,
+                                                               request.image_width, request.image_height)
+            store.add_image(org, project, encode_jpeg(image), record)
+            counts[state] = counts.get(state, 0) + 1
+    log.info("generated project %s/%s: %s", org, project, counts)
+    return {"organization": org, "project": project, "categories": categories, "image_counts": counts}

@@ -1,0 +1,122 @@
+"""Models: listing, download, upload (by users, trainers and converters) and the deployment target."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi.responses import FileResponse
+from starlette.datastructures import UploadFile
+
+from ..deps import LoggedIn, StoreDep, get_settings, get_store, public_host
+from ..packages import check_format, store_model_format
+from ..store import Conflict, NotFound, Store
+
+router = APIRouter()
+upload_router = APIRouter()  # mounted last: its catch-all path would shadow the others
+log = logging.getLogger("stub.models")
+
+
+def _listing(store: Store, org: str, project: str, host: str, fmt: str | None) -> list[dict[str, Any]]:
+    return [{**m, "host": host} for m in store.models(org, project) if fmt is None or fmt in m["formats"]]
+
+
+@router.get("/{org}/projects/{project}/models")
+def models(org: str, project: str, request: Request, store: StoreDep, format: str | None = None) -> dict[str, Any]:
+    """Models of the project; with `?format=` only those available in that format."""
+    store.require_project(org, project)
+    return {"models": _listing(store, org, project, public_host(request), format)}
+
+
+@router.get("/{org}/projects/{project}/models/{model_id}/{fmt}/file")
+def model_file(org: str, project: str, model_id: str, fmt: str, store: StoreDep) -> FileResponse:
+    """A model package: a flat zip with an enriched model.json (no login needed, as on the Loop)."""
+    model = store.model(org, project, model_id)
+    if fmt not in model["formats"]:
+        raise NotFound(f"model {model_id} has no format {fmt!r} (it has {model['formats']})")
+    filename = f"{project}_{model['version']}_{fmt}.zip"
+    return FileResponse(store.model_file(model_id, fmt), media_type="application/zip", filename=filename)
+
+
+async def _store_upload(request: Request, org: str, project: str, model: dict[str, Any], fmt: str) -> None:
+    store, settings = get_store(request), get_settings(request)
+    form = await request.form(max_files=1000)
+    parts = [(f.filename or "file", f.file) for f in form.getlist("files") if isinstance(f, UploadFile)]
+    if not parts:
+        raise HTTPException(status_code=422, detail="no 'files' parts in the request")
+    await asyncio.to_thread(store_model_format, store, org, project, model, fmt, parts, public_host(request),
+                            settings.stub_max_upload_mb * 2**20)
+    log.info("stored %s/%s model %s (version %s) in format %s", org, project, model["id"], model["version"], fmt)
+
+
+@router.put("/{org}/projects/{project}/models/{model_id}/{fmt}/file", dependencies=[LoggedIn])
+async def upload_model_format(org: str, project: str, model_id: str, fmt: str, request: Request) -> dict[str, str]:
+    """Add a format to an existing model (what converters do); 409 if that format is already stored."""
+    store = get_store(request)
+    model = await asyncio.to_thread(store.model, org, project, model_id)
+    await _store_upload(request, org, project, model, fmt)
+    return {"id": model_id}
+
+
+@router.put("/{org}/projects/{project}/trainings/{number}/models/latest/{fmt}/file", dependencies=[LoggedIn])
+async def upload_training_model(org: str, project: str, number: int, fmt: str, request: Request) -> dict[str, str]:
+    """A trainer's new model: the first format creates the model version, later formats join it."""
+    store = get_store(request)
+    training = await asyncio.to_thread(store.training, org, project, number)
+    if training["model_id"]:
+        model = await asyncio.to_thread(store.model, org, project, training["model_id"])
+        if fmt in model["formats"]:
+            raise Conflict(f"training {number} already uploaded format {fmt}", {"id": model["id"]})
+    else:
+        check_format(fmt)
+        model = await asyncio.to_thread(store.new_model, org, project, f"training {number}", number)
+        await asyncio.to_thread(store.update_training, training["id"], model_id=model["id"])
+    await _store_upload(request, org, project, model, fmt)
+    return {"id": model["id"]}
+
+
+@router.get("/{org}/projects/{project}/deployment/target", dependencies=[LoggedIn])
+def deployment_target(org: str, project: str, store: StoreDep) -> dict[str, str]:
+    """What detectors following the Loop should run."""
+    store.require_project(org, project)
+    model = store.deployment(org, project)
+    if model is None:
+        raise NotFound(f"no deployment target set for {org}/{project}")
+    return {"model_uuid": model["id"], "version": model["version"]}
+
+
+@router.put("/{org}/projects/{project}/deployment/target")
+def set_deployment_target(org: str, project: str, store: StoreDep,
+                          body: dict[str, str] = Body(examples=[{"version": "1.0"}])) -> dict[str, str]:
+    """Set the deployment target by `{"version": ...}` or `{"model_uuid": ...}`."""
+    store.require_project(org, project)
+    if "model_uuid" in body:
+        model = store.model(org, project, body["model_uuid"])
+    elif "version" in body:
+        matches = [m for m in store.models(org, project) if m["version"] == body["version"]]
+        if not matches:
+            raise NotFound(f"no model with version {body['version']!r} in {org}/{project}")
+        model = matches[0]
+    else:
+        raise HTTPException(status_code=422, detail="send {\"version\": \"1.0\"} or {\"model_uuid\": \"...\"}")
+    store.set_deployment(org, project, model["id"])
+    log.info("deployment target of %s/%s is now %s", org, project, model["version"])
+    return {"model_uuid": model["id"], "version": model["version"]}
+
+
+@upload_router.post("/{org}/projects/{project}/{fmt}")
+async def upload_new_model(org: str, project: str, fmt: str, request: Request,
+                           comment: str | None = None) -> dict[str, Any]:
+    """Upload a model zip (`files=@model.zip`) in a format; it becomes the project's next model version."""
+    store = get_store(request)
+    await asyncio.to_thread(store.require_project, org, project)
+    check_format(fmt)
+    model = await asyncio.to_thread(store.new_model, org, project, comment or "uploaded")
+    try:
+        await _store_upload(request, org, project, model, fmt)
+    except BaseException:
+        await asyncio.to_thread(store.delete_model, org, project, model["id"])
+        raise
+    return {**await asyncio.to_thread(store.model, org, project, model["id"]), "host": public_host(request)}

@@ -1,0 +1,157 @@
+"""Projects, the generator, and image data: what trainers download and what detectors upload."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+import cv2
+import numpy as np
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from loop_shared.schemas import ImageMetadata
+
+from ..deps import LoggedIn, StoreDep, get_store
+from ..generator import GeneratorRequest
+from ..project_factory import generate_project
+from ..store import NotFound, now_iso
+
+router = APIRouter()
+log = logging.getLogger("stub.projects")
+IMAGE_STATES = {"inbox", "annotate", "review", "complete", "trash"}
+
+
+class GeneratorBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    project_name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-]+$")
+    inbox: int = Field(0, ge=0, le=5000)
+    annotate: int = Field(0, ge=0, le=5000)
+    review: int = Field(0, ge=0, le=5000)
+    complete: int = Field(0, ge=0, le=5000)
+    box_categories: int = Field(2, ge=0)
+    point_categories: int = Field(0, ge=0)
+    segmentation_categories: int = Field(0, ge=0)
+    classification_categories: int = Field(0, ge=0)
+    box_annotations: int = Field(0, ge=0, le=20)
+    box_detections: int = Field(0, ge=0, le=100)
+    image_width: int = Field(320, ge=64, le=4096)
+    image_height: int = Field(240, ge=64, le=4096)
+    test_fraction: float = Field(0.2, ge=0, le=1)
+    seed: int = 0
+
+
+@router.post("/{org}/projects/generator")
+def generator(org: str, body: GeneratorBody, store: StoreDep) -> dict[str, Any]:
+    """Create (or re-create) a project of synthetic images with exact annotations."""
+    try:
+        request = GeneratorRequest(**body.model_dump())
+        return generate_project(store, org, request)
+    except ValueError as e:
+        raise HTTPException(status_code=422, detail=str(e)) from e
+
+
+@router.get("/projects", dependencies=[LoggedIn])
+def projects(store: StoreDep) -> dict[str, Any]:
+    return {"projects": [{"organization_id": o, "project_id": p, "resource": f"/{o}/projects/{p}"}
+                         for o, p in store.projects()]}
+
+
+@router.get("/{org}/projects/{project}", dependencies=[LoggedIn])
+def project(org: str, project: str, store: StoreDep) -> dict[str, Any]:
+    store.require_project(org, project)
+    return {"id": project, "organization": org, "categories": store.categories(org, project)}
+
+
+@router.delete("/{org}/projects/{project}")
+def delete_project(org: str, project: str, store: StoreDep, keep_images: bool = False) -> dict[str, str]:
+    store.require_project(org, project)
+    store.delete_project(org, project, keep_images=keep_images)
+    return {"status": "deleted"}
+
+
+@router.get("/{org}/projects/{project}/data", dependencies=[LoggedIn])
+def data(org: str, project: str, store: StoreDep, state: str | None = None) -> dict[str, Any]:
+    """Image ids of the project, optionally of one state (inbox, annotate, review, complete)."""
+    store.require_project(org, project)
+    if state is not None and state not in IMAGE_STATES:
+        raise HTTPException(status_code=422, detail=f"unknown state {state!r}; use one of {sorted(IMAGE_STATES)}")
+    return {"image_ids": store.image_ids(org, project, state)}
+
+
+@router.get("/{org}/projects/{project}/images", dependencies=[LoggedIn])
+def images(org: str, project: str, store: StoreDep,
+           ids: Annotated[str, Query(description="comma-separated image ids")] = "") -> dict[str, Any]:
+    store.require_project(org, project)
+    wanted = [i for i in ids.split(",") if i]
+    if len(wanted) > 1000:
+        raise HTTPException(status_code=422, detail="at most 1000 ids per request")
+    return {"images": store.images(org, project, wanted)}
+
+
+@router.get("/{org}/projects/{project}/images/{image_id}/main", dependencies=[LoggedIn])
+def image_main(org: str, project: str, image_id: str, store: StoreDep) -> FileResponse:
+    if not store.image_in_project(org, project, image_id):
+        raise NotFound(f"image {image_id} does not exist in {org}/{project}")
+    return FileResponse(store.image_path(image_id), media_type="image/jpeg")
+
+
+def _decode_size(jpeg: bytes) -> tuple[int, int] | None:
+    array = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    return None if array is None else (array.shape[1], array.shape[0])
+
+
+def _pair_uploads(files: list[UploadFile]) -> dict[str, dict[str, UploadFile]]:
+    pairs: dict[str, dict[str, UploadFile]] = {}
+    for part in files:
+        name = unquote(part.filename or "")
+        stem, dot, ext = name.rpartition(".")
+        if not dot or ext.lower() not in ("json", "jpg", "jpeg"):
+            raise HTTPException(status_code=422, detail=f"unexpected part {name!r}: send image_<id>.json and "
+                                "image_<id>.jpg pairs")
+        pairs.setdefault(stem, {})["json" if ext.lower() == "json" else "jpg"] = part
+    return pairs
+
+
+@router.post("/{org}/projects/{project}/images")
+async def upload_images(org: str, project: str, request: Request) -> dict[str, Any]:
+    """The detectors' outbox target: repeated multipart `files`, a JSON part and a JPEG part per image.
+
+    Any broken item makes the whole batch 422, as the Loop does; images already received (same file stem) are
+    acknowledged but not stored twice.
+    """
+    store = get_store(request)
+    await asyncio.to_thread(store.require_project, org, project)
+    form = await request.form(max_files=10_000, max_fields=10_000)
+    files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+    if not files:
+        raise HTTPException(status_code=422, detail="no 'files' parts in the request")
+    stored = duplicates = 0
+    items = []
+    for stem, pair in _pair_uploads(files).items():
+        if set(pair) != {"json", "jpg"}:
+            raise HTTPException(status_code=422, detail=f"{stem}: needs both a .json and a .jpg part")
+        try:
+            metadata = ImageMetadata.model_validate(json.loads(await pair["json"].read()))
+        except (ValueError, ValidationError) as e:
+            raise HTTPException(status_code=422, detail=f"{stem}.json is not valid image metadata: {e}") from e
+        jpeg = await pair["jpg"].read()
+        size = await asyncio.to_thread(_decode_size, jpeg)
+        if size is None:
+            raise HTTPException(status_code=422, detail=f"{stem}.jpg is not a decodable image")
+        items.append((stem, metadata, jpeg, size))
+    for stem, metadata, jpeg, (width, height) in items:
+        state = metadata.state if metadata.state in IMAGE_STATES else "inbox"
+        record = {**metadata.model_dump(mode="json", exclude={"image_size", "state"}), "state": state,
+                  "set": None, "width": width, "height": height, "created": metadata.created or now_iso(),
+                  "segmentation_annotations": [], "uploaded_as": stem}
+        _, created = await asyncio.to_thread(store.add_image, org, project, jpeg, record, stem)
+        stored, duplicates = stored + created, duplicates + (not created)
+    log.info("received %d images for %s/%s (%d already known)", stored, org, project, duplicates)
+    return {"stored": stored, "duplicates": duplicates}

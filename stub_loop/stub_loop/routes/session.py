@@ -1,0 +1,43 @@
+"""Status and cookie login, as the reference client uses them."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request, Response
+
+from ..deps import SESSION_COOKIE, SettingsDep, StoreDep
+
+router = APIRouter()
+log = logging.getLogger("stub.session")
+
+
+@router.get("/status")
+def status() -> dict[str, str]:
+    """Liveness of the Loop: nodes poll this before logging in."""
+    return {"status": "ok"}
+
+
+@router.post("/login")
+def login(response: Response, store: StoreDep, settings: SettingsDep,
+          username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "") -> dict[str, str]:
+    """Form login; sets the `session` cookie that every protected route and the Socket.IO handshake need."""
+    if not settings.open_login:
+        expected = settings.password.get_secret_value()
+        if not (hmac.compare_digest(username, settings.username) and hmac.compare_digest(password, expected)):
+            log.info("refused login for %r", username)
+            raise HTTPException(status_code=401, detail="wrong user name or password")
+    token = store.create_session(username)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax")
+    return {"status": "logged in"}
+
+
+@router.post("/logout")
+def logout(request: Request, response: Response, store: StoreDep) -> dict[str, str]:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        store.delete_session(token)
+    response.delete_cookie(SESSION_COOKIE)
+    return {"status": "logged out"}

@@ -1,0 +1,116 @@
+"""Trainings (start, inspect, stop, abort), the trainers' detection uploads, and detector statuses."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Body, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from loop_shared.schemas import DetectorStatus, Detections
+
+from ..deps import LoggedIn, StoreDep, get_store
+from ..trainer_hub import NoTrainerError, TrainerHub
+
+router = APIRouter()
+log = logging.getLogger("stub.trainings")
+
+
+class TrainingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base_model_uuid: str | None = None
+    model_variant: str = ""
+    hyperparameters: dict[str, Any] | None = None
+    trainer_id: str | None = None
+
+
+def _hub(request: Request) -> TrainerHub:
+    hub: TrainerHub = request.app.state.hub
+    return hub
+
+
+@router.post("/{org}/projects/{project}/trainings")
+async def start_training(org: str, project: str, request: Request,
+                         body: TrainingRequest | None = None) -> dict[str, Any]:
+    """Send `begin_training` to a connected idle trainer of the project; 409 when there is none."""
+    store = get_store(request)
+    await asyncio.to_thread(store.require_project, org, project)
+    body = body or TrainingRequest()
+    if body.base_model_uuid:
+        await asyncio.to_thread(store.model, org, project, body.base_model_uuid)
+    try:
+        return await _hub(request).begin_training(org, project, body.model_dump())
+    except NoTrainerError as e:
+        raise HTTPException(status_code=409, detail=str(e)) from e
+
+
+@router.get("/{org}/projects/{project}/trainings")
+def trainings(org: str, project: str, store: StoreDep) -> dict[str, Any]:
+    """Every training with state, progress, metrics and resulting model (also as the Loop's `charts`)."""
+    store.require_project(org, project)
+    items = store.trainings(org, project)
+    charts = [{"data": [{"model_id": t["model_id"], "training_number": t["number"]}
+                        for t in reversed(items) if t["model_id"]]}]
+    return {"trainings": items, "charts": charts}
+
+
+@router.get("/{org}/projects/{project}/trainings/{number}")
+def training(org: str, project: str, number: int, store: StoreDep) -> dict[str, Any]:
+    return store.training(org, project, number)
+
+
+@router.post("/{org}/projects/{project}/trainings/{number}/{action}")
+async def control_training(org: str, project: str, number: int, action: str, request: Request) -> dict[str, Any]:
+    """`stop` (finish with the best model so far) or `abort` (discard it)."""
+    if action not in ("stop", "abort"):
+        raise HTTPException(status_code=404, detail=f"unknown action {action!r}: use stop or abort")
+    store = get_store(request)
+    record = await asyncio.to_thread(store.training, org, project, number)
+    try:
+        ack = await _hub(request).send_to_trainer(record, f"{action}_training")
+    except NoTrainerError as e:
+        raise HTTPException(status_code=409, detail=str(e)) from e
+    if action == "abort":
+        await asyncio.to_thread(store.update_training, record["id"], state="aborted")
+    return {"ack": ack}
+
+
+@router.get("/trainers")
+def trainers(request: Request) -> dict[str, Any]:
+    """Connected trainers and their last status (stub-only inspection)."""
+    return {"trainers": _hub(request).trainers()}
+
+
+@router.post("/{org}/projects/{project}/detections", dependencies=[LoggedIn])
+def upload_detections(org: str, project: str, store: StoreDep, body: list[Any] = Body()) -> dict[str, int]:
+    """The trainer's detection pass: a JSON list of Detections with `image_id`, at most 100 per request."""
+    store.require_project(org, project)
+    if len(body) > 100:
+        raise HTTPException(status_code=422, detail="at most 100 detections objects per request")
+    try:
+        items = [Detections.model_validate(d) for d in body]
+    except ValidationError as e:
+        raise HTTPException(status_code=422, detail=f"invalid detections: {e}") from e
+    stored = 0
+    for item in items:
+        if not item.image_id:
+            raise HTTPException(status_code=422, detail="every detections object needs an image_id")
+        data = item.model_dump(mode="json", exclude={"image_id"})
+        stored += store.set_detections(org, project, item.image_id, data)
+    return {"stored": stored, "unknown_images": len(items) - stored}
+
+
+@router.post("/{org}/projects/{project}/detectors", dependencies=[LoggedIn])
+def detector_status(org: str, project: str, status: DetectorStatus, store: StoreDep) -> dict[str, str]:
+    store.require_project(org, project)
+    store.put_detector(org, project, status.model_dump(mode="json"))
+    return {"status": "OK"}
+
+
+@router.get("/{org}/projects/{project}/detectors")
+def detectors(org: str, project: str, store: StoreDep) -> dict[str, Any]:
+    store.require_project(org, project)
+    return {"detectors": store.detectors(org, project)}
