@@ -8,6 +8,7 @@ fresh login cookie (the reference library's reconnect storms came from overlappi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -53,10 +54,8 @@ class LoopSocket:
             await self._sio.disconnect()
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     async def call(self, event: str, *args: Any, timeout: float = 30.0) -> Any:
@@ -96,7 +95,7 @@ class LoopSocket:
         while not self._stopping:
             try:
                 self._sio = await self._connect_once()
-            except (LoopError, socketio.exceptions.ConnectionError, OSError, asyncio.TimeoutError) as e:
+            except (TimeoutError, LoopError, socketio.exceptions.ConnectionError, OSError) as e:
                 self._sio = None
                 delay = self._backoff.next_delay()
                 log.warning("cannot connect to the Loop at %s (%s); next try in %.1f s",

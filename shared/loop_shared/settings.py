@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -41,7 +41,10 @@ def loop_base_urls(host: str) -> tuple[str, str]:
 
 
 def _check_host(value: str) -> str:
-    value = value.strip().rstrip("/")
+    value = value.strip()
+    if value.endswith("://"):
+        raise ValueError(f"{value!r} has no host name")
+    value = value.rstrip("/")
     if not value:
         raise ValueError("must not be empty")
     rest = value
@@ -122,7 +125,8 @@ def describe_validation_error(error: ValidationError, prefix: str = ENV_PREFIX) 
 def load_settings(cls: type[S], **overrides: object) -> S:
     """Build the settings once, raising ConfigurationError with one line naming the variable."""
     try:
-        return cls(**overrides)
+        factory: Any = cls
+        return cast(S, factory(**overrides))
     except ValidationError as e:
         raise ConfigurationError(f"configuration error: {describe_validation_error(e)}") from None
 

@@ -69,7 +69,8 @@ def textured_background(rng: np.random.Generator, width: int, height: int) -> np
     tint = rng.uniform(0.6, 1.0, size=3).astype(np.float32)
     base = 70 + 90 * smooth * tint
     grain = rng.normal(0, 10, size=(height, width, 3)).astype(np.float32)
-    return np.clip(base + grain, 0, 255).astype(np.uint8)
+    result: np.ndarray = np.clip(base + grain, 0, 255).astype(np.uint8)
+    return result
 
 
 def _object_mask(shape: str, cx: int, cy: int, size: int, width: int, height: int,
@@ -106,10 +107,8 @@ def _object_mask(shape: str, cx: int, cy: int, size: int, width: int, height: in
 
 def _overlaps(box: tuple[int, int, int, int], others: list[tuple[int, int, int, int]]) -> bool:
     x, y, w, h = box
-    for ox, oy, ow, oh in others:
-        if x < ox + ow + 4 and ox < x + w + 4 and y < oy + oh + 4 and oy < y + h + 4:
-            return True
-    return False
+    return any(x < ox + ow + 4 and ox < x + w + 4 and y < oy + oh + 4 and oy < y + h + 4
+               for ox, oy, ow, oh in others)
 
 
 def render_scene(rng: np.random.Generator, categories: list[dict[str, Any]], width: int = 320, height: int = 240,

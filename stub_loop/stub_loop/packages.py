@@ -54,6 +54,8 @@ def store_model_format(store: Store, org: str, project: str, model: dict[str, An
         saved = save_parts(parts, upload_dir, max_bytes)
         if not saved:
             raise ValueError("no files uploaded")
+        if len(saved) == 1 and saved[0].suffix.lower() == ".zip" and not zipfile.is_zipfile(saved[0]):
+            raise ValueError(f"{saved[0].name} is not a valid zip file")
         if len(saved) == 1 and zipfile.is_zipfile(saved[0]):
             extract_package(saved[0], content_dir, require_model_json=False, max_bytes=max_bytes * 4)
         else:

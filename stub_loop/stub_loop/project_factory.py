@@ -30,7 +30,8 @@ def generate_project(store: Store, org: str, request: GeneratorRequest) -> dict[
             image_id = str(uuid.uuid4())
             image, annotations = render_scene(rng, categories, request.image_width, request.image_height,
                                               request.box_annotations, image_id=image_id)
-            record: dict[str, Any] = {"id": image_id, "state": state, "width": request.image_width, "height": request.image_height,
+            record: dict[str, Any] = {"id": image_id, "state": state, "width": request.image_width,
+                                      "height": request.image_height,
                                       "tags": [], "source": "generator", "box_detections": [],
                                       "point_detections": [], "segmentation_detections": [],
                                       "classification_detections": []}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 
-class CategoryType(str, Enum):
+class CategoryType(StrEnum):
     BOX = "box"
     POINT = "point"
     SEGMENTATION = "segmentation"

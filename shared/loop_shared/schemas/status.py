@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -10,19 +10,19 @@ from pydantic import BaseModel, Field
 from .models import ModelInformation
 
 
-class VersionMode(str, Enum):
+class VersionMode(StrEnum):
     FOLLOW_LOOP = "follow_loop"
     SPECIFIC_VERSION = "specific_version"
     PAUSE = "pause"
 
 
-class OperationMode(str, Enum):
+class OperationMode(StrEnum):
     STARTUP = "startup"
     IDLE = "idle"
     DETECTING = "detecting"
 
 
-class OutboxMode(str, Enum):
+class OutboxMode(StrEnum):
     CONTINUOUS_UPLOAD = "continuous_upload"
     STOPPED = "stopped"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from .models import Category
 
 
-class TrainerState(str, Enum):
+class TrainerState(StrEnum):
     IDLE = "idle"
     BLOCKED = "blocked"
     INITIALIZED = "initialized"

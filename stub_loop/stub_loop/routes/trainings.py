@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from loop_shared.schemas import DetectorStatus, Detections
+from loop_shared.schemas import Detections, DetectorStatus
 
 from ..deps import LoggedIn, StoreDep, get_store
 from ..trainer_hub import NoTrainerError, TrainerHub

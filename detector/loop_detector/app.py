@@ -1,0 +1,96 @@
+"""Composition root of the detector: `create_app(settings)` wires every long-lived object once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import socketio
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from loop_shared.identity import node_uuid
+from loop_shared.loop_client import LoopClient
+from loop_shared.plugins import load_plugin_class
+
+from .deployment import Deployment
+from .engine import Engine
+from .errors import install_error_handlers
+from .logic import DetectorLogic
+from .metrics import DetectorMetrics
+from .outbox import Outbox
+from .relevance_filter import RelevanceFilter
+from .routes import control, detect, health, upload
+from .settings import DetectorSettings
+from .sio_server import create_sio
+
+log = logging.getLogger("detector")
+MEASURED = {"/detect", "/detect/batch", "/upload"}
+
+
+class RequestMetrics:
+    """ASGI middleware counting requests and their latency for the inference and upload routes."""
+
+    def __init__(self, app: ASGIApp, metrics: DetectorMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path not in MEASURED:
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self.metrics.requests.labels(route=path, status=str(status)).inc()
+            self.metrics.latency.labels(route=path).observe(time.perf_counter() - started)
+
+
+def load_logic_class(settings: DetectorSettings) -> type[DetectorLogic]:
+    return load_plugin_class(settings.detector_logic, DetectorLogic,  # type: ignore[type-abstract]
+                             "LOOP_DETECTOR_LOGIC")
+
+
+def create_app(settings: DetectorSettings, logic_cls: type[DetectorLogic] | None = None) -> Any:
+    logic_cls = logic_cls or load_logic_class(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    name = settings.node_name or f"detector {settings.organization}/{settings.project}"
+    metrics = DetectorMetrics()
+    client = LoopClient(settings)
+    outbox = Outbox(settings.data_dir / "outbox", settings, client, metrics)
+    engine = Engine(settings, metrics, RelevanceFilter(settings), outbox)
+    deployment = Deployment(settings, client, engine, logic_cls, metrics, node_uuid(settings.data_dir, name), name)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        outbox.start()
+        await deployment.start()
+        log.info("detector ready for %s/%s, model format %s, logic %s", settings.organization, settings.project,
+                 logic_cls.model_format, logic_cls.__name__)
+        yield
+        await deployment.stop()
+        await outbox.close()
+        engine.close()
+        await client.close()
+
+    app = FastAPI(title="Learning Loop detector", version="0.1.0", lifespan=lifespan,
+                  description="Inference over REST and Socket.IO; a drop-in for the reference detector node.")
+    app.state.settings, app.state.engine, app.state.deployment = settings, engine, deployment
+    app.state.outbox, app.state.metrics = outbox, metrics
+    install_error_handlers(app)
+    for module in (detect, upload, control, health):
+        app.include_router(module.router)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    sio = create_sio(engine, deployment, outbox)
+    return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="/ws/socket.io")

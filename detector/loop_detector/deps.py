@@ -1,0 +1,38 @@
+"""Route dependencies: the long-lived objects the lifespan put on `app.state`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from .deployment import Deployment
+from .engine import Engine
+from .metrics import DetectorMetrics
+from .outbox import Outbox
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_deployment(request: Request) -> Deployment:
+    deployment: Deployment = request.app.state.deployment
+    return deployment
+
+
+def get_outbox(request: Request) -> Outbox:
+    outbox: Outbox = request.app.state.outbox
+    return outbox
+
+
+def get_metrics(request: Request) -> DetectorMetrics:
+    metrics: DetectorMetrics = request.app.state.metrics
+    return metrics
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+DeploymentDep = Annotated[Deployment, Depends(get_deployment)]
+OutboxDep = Annotated[Outbox, Depends(get_outbox)]
+MetricsDep = Annotated[DetectorMetrics, Depends(get_metrics)]

@@ -1,0 +1,206 @@
+"""Inference off the event loop: decode, evaluate, tag, and hand relevant images to the outbox.
+
+Requests run concurrently on a pool of worker threads (ONNX Runtime releases the GIL); there is no lock around
+inference. The served model is one reference swapped atomically: a request keeps the model it started with, and
+a replaced model is closed only after its last request has finished, so no request fails during a swap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from loop_shared.schemas import ImageMetadata, ModelInformation
+
+from . import images
+from .errors import InputError, LogicError, NotReadyError, OutboxFullError
+from .logic import DetectorLogic
+from .metrics import DetectorMetrics
+from .outbox import Outbox
+from .relevance_filter import RelevanceFilter
+from .settings import DetectorSettings
+
+log = logging.getLogger("detector.engine")
+T = TypeVar("T")
+
+
+class Autoupload(StrEnum):
+    FILTERED = "filtered"
+    ALL = "all"
+    DISABLED = "disabled"
+
+    @classmethod
+    def parse(cls, value: str | None) -> Autoupload:
+        try:
+            return cls(value or "filtered")
+        except ValueError:
+            raise InputError(f"autoupload must be filtered, all or disabled, not {value!r}") from None
+
+
+@dataclass
+class ImageInput:
+    """One image as a client sent it: encoded bytes, or an already decoded RGB array."""
+
+    encoded: bytes | None = None
+    array: np.ndarray | None = None
+
+
+@dataclass
+class DetectOptions:
+    camera_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+    source: str | None = None
+    created: str | None = None
+    autoupload: Autoupload = Autoupload.FILTERED
+
+
+@dataclass
+class ActiveModel:
+    logic: DetectorLogic
+    info: ModelInformation
+    directory: Path
+    in_flight: int = 0
+    retired: bool = False
+
+
+def now_created() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Engine:
+    def __init__(self, settings: DetectorSettings, metrics: DetectorMetrics, relevance: RelevanceFilter,
+                 outbox: Outbox) -> None:
+        self.settings, self.metrics, self.relevance, self.outbox = settings, metrics, relevance, outbox
+        self.pool = ThreadPoolExecutor(settings.inference_workers, thread_name_prefix="inference")
+        self._lock = threading.Lock()
+        self._active: ActiveModel | None = None
+
+    @property
+    def active(self) -> ActiveModel | None:
+        return self._active
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    # model swapping ------------------------------------------------------------------------------------------
+    def swap(self, model: ActiveModel) -> None:
+        with self._lock:
+            old, self._active = self._active, model
+            if old is not None:
+                old.retired = True
+                idle = old.in_flight == 0
+        if old is not None and idle:
+            self._close(old)
+        self.metrics.set_model_version(model.info.version)
+        self.metrics.model_swaps.inc()
+
+    def _acquire(self) -> ActiveModel:
+        with self._lock:
+            model = self._active
+            if model is None:
+                raise NotReadyError("no model loaded yet; the detector is waiting for its first model")
+            model.in_flight += 1
+            return model
+
+    def _release(self, model: ActiveModel) -> None:
+        with self._lock:
+            model.in_flight -= 1
+            close = model.retired and model.in_flight == 0
+        if close:
+            self._close(model)
+
+    @staticmethod
+    def _close(model: ActiveModel) -> None:
+        try:
+            model.logic.close()
+        except Exception:
+            log.exception("closing the logic of model %s failed", model.info.version)
+
+    # inference -----------------------------------------------------------------------------------------------
+    def _to_array(self, image: ImageInput) -> np.ndarray:
+        if image.array is not None:
+            return image.array
+        assert image.encoded is not None
+        return images.decode(image.encoded, self.settings.max_image_bytes, self.settings.max_image_pixels)
+
+    def _evaluate(self, model: ActiveModel, arrays: list[np.ndarray]) -> list[ImageMetadata]:
+        started = time.perf_counter()
+        try:
+            results = model.logic.batch_evaluate(arrays) if len(arrays) > 1 else [model.logic.evaluate(arrays[0])]
+        except ValueError as e:
+            raise InputError(f"the model cannot process this image: {e}") from e
+        except Exception as e:
+            log.exception("detector logic failed")
+            raise LogicError(f"inference failed: {type(e).__name__}: {e}") from e
+        if len(results) != len(arrays):
+            raise LogicError(f"the logic returned {len(results)} results for {len(arrays)} images")
+        self.metrics.inference.observe((time.perf_counter() - started) / len(arrays))
+        return results
+
+    def detect_sync(self, inputs: list[ImageInput], options: DetectOptions) -> list[ImageMetadata]:
+        """Blocking: decode, evaluate, complete the metadata and queue relevant images. Runs in the pool."""
+        arrays = [self._to_array(i) for i in inputs]
+        model = self._acquire()
+        try:
+            results = self._evaluate(model, arrays)
+        finally:
+            self._release(model)
+        created = options.created or now_created()
+        for image, array, metadata in zip(inputs, arrays, results, strict=True):
+            metadata.tags.extend(options.tags)
+            metadata.source, metadata.created = options.source, created
+            metadata.image_size = {"width": int(array.shape[1]), "height": int(array.shape[0])}
+            metadata.model_version = model.info.version
+            self._autoupload(image, array, metadata, options)
+        return results
+
+    def _autoupload(self, image: ImageInput, array: np.ndarray, metadata: ImageMetadata,
+                    options: DetectOptions) -> None:
+        if options.autoupload == Autoupload.DISABLED:
+            return
+        causes: list[str] = []
+        if options.autoupload == Autoupload.FILTERED:
+            causes = self.relevance.causes(metadata, options.camera_id)
+            if not causes:
+                return
+            metadata.tags.extend(c for c in causes if c not in metadata.tags)
+        for cause in causes or ["all"]:
+            self.metrics.autoupload.labels(cause=cause).inc()
+        self.queue_upload(image, array, metadata, priority=False, drop_when_full=True)
+
+    def queue_upload(self, image: ImageInput, array: np.ndarray | None, metadata: ImageMetadata, priority: bool,
+                     drop_when_full: bool) -> str | None:
+        """Persist an image for the Loop (blocking). JPEG bytes are kept as sent; anything else becomes JPEG."""
+        if image.encoded is not None and image.encoded[:2] == b"\xff\xd8":
+            jpeg = image.encoded
+        else:
+            jpeg = images.encode_jpeg(array if array is not None else self._to_array(image))
+        try:
+            return self.outbox.put(jpeg, metadata.model_dump(mode="json"), priority=priority,
+                                   drop_when_full=drop_when_full)
+        except OutboxFullError:
+            if drop_when_full:
+                return None
+            raise
+
+    async def detect(self, inputs: list[ImageInput], options: DetectOptions) -> list[ImageMetadata]:
+        return await self.run(self.detect_sync, inputs, options)
+
+    def warm_up(self, logic: DetectorLogic, resolution: int | None) -> None:
+        """Run one inference on a blank image so that a new model answers before it is swapped in."""
+        side = resolution or 64
+        logic.evaluate(np.zeros((side, side, 3), np.uint8))

@@ -1,0 +1,45 @@
+"""Prometheus metrics of one detector (own registry per app, so tests and several apps do not collide)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class DetectorMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("loop_detector_requests", "Requests by route and status", ["route", "status"],
+                                registry=r)
+        self.latency = Histogram("loop_detector_request_seconds", "Request latency by route", ["route"],
+                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.inference = Histogram("loop_detector_inference_seconds", "Decode + inference time per image",
+                                   buckets=LATENCY_BUCKETS, registry=r)
+        self.outbox_items = Gauge("loop_detector_outbox_items", "Images waiting in the outbox", ["queue"],
+                                  registry=r)
+        self.outbox_bytes = Gauge("loop_detector_outbox_bytes", "Bytes waiting in the outbox", registry=r)
+        self.uploaded = Counter("loop_detector_outbox_uploaded", "Images the Loop accepted", registry=r)
+        self.upload_failures = Counter("loop_detector_outbox_upload_failures", "Failed upload requests",
+                                       ["reason"], registry=r)
+        self.dropped = Counter("loop_detector_outbox_dropped", "Images dropped from the outbox", ["reason"],
+                               registry=r)
+        self.quarantined = Counter("loop_detector_outbox_quarantined", "Images the Loop refused (kept on disk)",
+                                   registry=r)
+        self.autoupload = Counter("loop_detector_autoupload", "Images queued by active learning", ["cause"],
+                                  registry=r)
+        self.model_info = Gauge("loop_detector_model_info", "The model version being served", ["version"],
+                                registry=r)
+        self.model_swaps = Counter("loop_detector_model_swaps", "Model versions swapped in", registry=r)
+        self.model_failures = Counter("loop_detector_model_failures", "Model packages that failed to load",
+                                      registry=r)
+
+    def set_model_version(self, version: str | None) -> None:
+        self.model_info.clear()
+        if version is not None:
+            self.model_info.labels(version=version).set(1)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

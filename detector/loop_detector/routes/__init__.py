@@ -1,0 +1,1 @@
+"""REST routes of the detector, one module per concern."""

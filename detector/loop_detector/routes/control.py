@@ -1,0 +1,95 @@
+"""Control routes of the reference detector: about, model version, operation mode, outbox mode, logging."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import PlainTextResponse
+
+from loop_shared.errors import LoopError
+from loop_shared.schemas import AboutResponse, ModelVersionResponse, OperationMode, OutboxMode
+
+from ..deployment import Deployment, VersionError
+from ..deps import DeploymentDep, OutboxDep
+
+router = APIRouter(tags=["control"])
+TEXT_BODY = {"requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}}
+
+
+async def text_body(request: Request) -> str:
+    return (await request.body()).decode(errors="replace").strip().strip('"')
+
+
+def about_response(deployment: Deployment) -> AboutResponse:
+    return AboutResponse(operation_mode=deployment.operation_mode.value, state="online",
+                         model_info=deployment.model_info(),
+                         target_model=deployment.target["version"] if deployment.target else None,
+                         version_control=deployment.version_control.value)
+
+
+@router.get("/about")
+def about(deployment: DeploymentDep) -> AboutResponse:
+    """Operation mode, the served model's model.json, the target version and the version-control mode."""
+    return about_response(deployment)
+
+
+@router.get("/model_version")
+def get_model_version(deployment: DeploymentDep) -> ModelVersionResponse:
+    return deployment.version_response()
+
+
+@router.put("/model_version", openapi_extra=TEXT_BODY)
+async def put_model_version(request: Request, deployment: DeploymentDep) -> str:
+    """Body: `follow_loop`, `pause`, or a version such as `1.2` (kept across restarts)."""
+    try:
+        await deployment.set_version_mode(await text_body(request))
+    except VersionError as e:
+        raise HTTPException(status_code=400, detail=str(e)) from e
+    except LoopError as e:
+        raise HTTPException(status_code=400, detail=f"Failed to load models from learning loop: {e}") from e
+    return "OK"
+
+
+@router.get("/operation_mode", response_class=PlainTextResponse)
+def get_operation_mode(deployment: DeploymentDep) -> str:
+    return deployment.operation_mode.value
+
+
+@router.put("/operation_mode", openapi_extra=TEXT_BODY)
+async def put_operation_mode(request: Request, deployment: DeploymentDep) -> str:
+    """Body: `idle` (follow deployments) or `detecting` (no model updates); `startup` is set by the node."""
+    value = await text_body(request)
+    try:
+        mode = OperationMode(value)
+    except ValueError:
+        raise HTTPException(status_code=422, detail=f"'{value}' is not a valid OperationMode") from None
+    await deployment.set_operation_mode(mode)
+    return "OK"
+
+
+@router.get("/outbox_mode", response_class=PlainTextResponse)
+def get_outbox_mode(outbox: OutboxDep) -> str:
+    return outbox.mode.value
+
+
+@router.put("/outbox_mode", openapi_extra=TEXT_BODY)
+async def put_outbox_mode(request: Request, outbox: OutboxDep) -> str:
+    """Body: `continuous_upload` or `stopped` (returns once the upload in flight has been answered)."""
+    value = await text_body(request)
+    try:
+        mode = OutboxMode(value)
+    except ValueError:
+        raise HTTPException(status_code=422,
+                            detail=f"Could not set outbox mode: '{value}' is not a valid OutboxMode") from None
+    await outbox.set_mode(mode)
+    return "OK"
+
+
+@router.put("/debug_logging", openapi_extra=TEXT_BODY)
+async def debug_logging(request: Request) -> str:
+    value = await text_body(request)
+    if value not in ("on", "off"):
+        raise HTTPException(status_code=400, detail="Invalid state")
+    logging.getLogger().setLevel(logging.DEBUG if value == "on" else logging.INFO)
+    return value

@@ -1,0 +1,32 @@
+"""`POST /upload`: put images straight into the outbox for the Loop's inbox."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from loop_shared.schemas import ImageMetadata
+
+from .. import images
+from ..deps import EngineDep
+from ..engine import ImageInput, now_created
+from .forms import multipart_body, read_files
+
+router = APIRouter(tags=["upload"])
+
+
+@router.post("/upload", openapi_extra=multipart_body("files", many=True))
+async def upload(request: Request, engine: EngineDep, source: str | None = None, creation_date: str | None = None,
+                 upload_priority: bool = False) -> list[object]:
+    """Queue images (repeated field `files`) for the Loop, tagged `picked_by_system`; answers `[200, "OK"]`.
+
+    Query parameters as in the reference: `source`, `creation_date`, `upload_priority`. Every image is
+    validated first; if one is not an image, nothing is queued.
+    """
+    files = await read_files(request, "files")
+    settings = engine.settings
+    for data in files:
+        await engine.run(images.check_encoded, data, settings.max_image_bytes, settings.max_image_pixels)
+    for data in files:
+        metadata = ImageMetadata(tags=["picked_by_system"], source=source, created=creation_date or now_created())
+        await engine.run(engine.queue_upload, ImageInput(encoded=data), None, metadata, upload_priority, False)
+    return [200, "OK"]

@@ -1,0 +1,43 @@
+"""Detector configuration: the shared `LOOP_*` options plus the detector's own."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field
+
+from loop_shared.schemas import VersionMode
+from loop_shared.settings import NodeSettings
+
+
+class DetectorSettings(NodeSettings):
+    organization: str = Field(description="Organization id on the Loop (required).")
+    project: str = Field(description="Project id on the Loop (required).")
+    node_port: int = Field(8004, ge=1, le=65535, description="Port of the detector's REST and Socket.IO API.")
+    detector_logic: str = Field("loop_detector.onnx_logic:OnnxDetectorLogic",
+                                description="Import path of the DetectorLogic plugin class.")
+    conf_threshold: float = Field(0.2, ge=0, le=1, description="Detections below this confidence are dropped.")
+    iou_threshold: float = Field(0.45, gt=0, le=1, description="IoU above which NMS suppresses a box of the "
+                                 "same class.")
+    inference_workers: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1,
+                                   description="Threads running decode and inference concurrently.")
+    ort_intra_threads: int = Field(1, ge=0, description="ONNX Runtime intra-op threads per inference (0: "
+                                   "runtime default).")
+    max_image_bytes: int = Field(32 * 2**20, gt=0, description="Largest accepted image upload in bytes.")
+    max_image_pixels: int = Field(40_000_000, gt=0, description="Largest accepted image in pixels (w*h).")
+    poll_interval: float = Field(5.0, gt=0, description="Seconds between deployment-target checks.")
+    status_interval: float = Field(30.0, gt=0, description="Seconds between status reports to the Loop.")
+    version_control_default: VersionMode = Field(VersionMode.FOLLOW_LOOP, description="follow_loop or pause at "
+                                                 "first start; later the persisted mode wins.")
+    min_uncertain_threshold: float = Field(0.3, ge=0, le=1, description="Lower bound of the uncertain window.")
+    max_uncertain_threshold: float = Field(0.6, ge=0, le=1, description="Upper bound of the uncertain window.")
+    unexpected_observations_count: int = Field(80, ge=1, description="This many detections in one image make "
+                                               "it worth uploading.")
+    observation_memory_seconds: float = Field(3600.0, gt=0, description="How long a seen object is remembered.")
+    max_observations_per_camera: int = Field(2000, ge=1, description="Bound on the filter's memory per camera.")
+    max_cameras: int = Field(256, ge=1, description="Cameras remembered by the filter (least recent forgotten).")
+    outbox_max_items: int = Field(10_000, ge=1, description="Outbox budget: items on disk.")
+    outbox_max_mb: int = Field(2048, ge=1, description="Outbox budget: megabytes on disk.")
+    outbox_batch_size: int = Field(20, ge=1, le=500, description="Images per upload request.")
+    outbox_backoff_cap: float = Field(60.0, gt=0, description="Longest wait between failed uploads (s).")
+    node_version: str | None = Field(None, description="Reported to the Loop as node_version.")

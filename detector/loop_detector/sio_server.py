@@ -1,0 +1,145 @@
+"""The detector's Socket.IO server at `/ws/socket.io`, with the reference detector's events and payloads.
+
+Images travel as `{"format": "raw" | "jpeg", "bytes": <binary>, "dtype": "uint8", "shape": [h, w, c]}`.
+Every handler answers with a dict; failures are `{"error": message}`, never an exception.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+from pydantic import ValidationError
+
+from loop_shared.errors import LoopError
+from loop_shared.schemas import (
+    BoxDetection,
+    ClassificationDetection,
+    ImageMetadata,
+    OutboxMode,
+    PointDetection,
+    SegmentationDetection,
+)
+
+from . import images
+from .deployment import Deployment, VersionError
+from .engine import Autoupload, DetectOptions, Engine, ImageInput, now_created
+from .errors import DetectorError, InputError
+from .outbox import Outbox
+from .routes.control import about_response
+
+log = logging.getLogger("detector.sio")
+MAX_MESSAGE = 64 * 2**20
+Handler = Callable[..., Awaitable[dict[str, Any]]]
+
+
+def _image(data: Any, max_pixels: int) -> ImageInput:
+    if not isinstance(data, dict) or not isinstance(data.get("bytes"), (bytes, bytearray)):
+        raise InputError("could not parse image from data")
+    fmt = data.get("format", "raw")
+    if fmt == "jpeg":
+        return ImageInput(encoded=bytes(data["bytes"]))
+    if fmt != "raw":
+        raise InputError(f"unknown image format: {fmt}")
+    array = images.from_raw(bytes(data["bytes"]), str(data.get("dtype", "uint8")), data.get("shape"), max_pixels)
+    return ImageInput(array=array)
+
+
+def _options(data: dict[str, Any]) -> DetectOptions:
+    tags = data.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise InputError("tags must be a list of strings")
+    return DetectOptions(camera_id=data.get("camera_id"), tags=tags, source=data.get("source"),
+                         created=data.get("creation_date"), autoupload=Autoupload.parse(data.get("autoupload")))
+
+
+def _safe(handler: Handler) -> Handler:
+    async def run(*args: Any) -> dict[str, Any]:
+        try:
+            return await handler(*args)
+        except (DetectorError, VersionError, LoopError) as e:
+            return {"error": str(e)}
+        except Exception as e:
+            log.exception("socket.io handler %s failed", handler.__name__)
+            return {"error": f"{type(e).__name__}: {e}"}
+    return run
+
+
+def create_sio(engine: Engine, deployment: Deployment, outbox: Outbox) -> socketio.AsyncServer:
+    sio = socketio.AsyncServer(async_mode="asgi", max_http_buffer_size=MAX_MESSAGE, cors_allowed_origins="*")
+    max_pixels = engine.settings.max_image_pixels
+
+    async def detect(sid: str, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise InputError("could not parse image from data")
+        image = _image(data.get("image"), max_pixels)
+        [metadata] = await engine.detect([image], _options(data))
+        return metadata.model_dump(mode="json")
+
+    async def batch_detect(sid: str, data: Any) -> dict[str, Any]:
+        raw = data.get("images") if isinstance(data, dict) else None
+        if not isinstance(raw, list) or not raw:
+            raise InputError("could not parse images from data")
+        inputs = [_image(d, max_pixels) for d in raw]
+        items = await engine.detect(inputs, _options(data))
+        return {"items": [m.model_dump(mode="json") for m in items]}
+
+    async def upload(sid: str, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise InputError("could not parse image from data")
+        image = _image(data.get("image"), max_pixels)
+        try:
+            metadata = ImageMetadata.model_validate(data.get("metadata") or {})
+        except ValidationError as e:
+            raise InputError(f"invalid metadata: {e}") from e
+        active = engine.active
+        if active is not None:
+            ids = {c.name: c.id for c in active.info.categories}
+            detections: list[BoxDetection | PointDetection | SegmentationDetection | ClassificationDetection] = [
+                *metadata.box_detections, *metadata.point_detections, *metadata.segmentation_detections,
+                *metadata.classification_detections]
+            for det in detections:
+                det.category_id = ids.get(det.category_name, "")
+        metadata.tags.append("picked_by_system")
+        metadata.created = metadata.created or now_created()
+        array = image.array
+        if image.encoded is not None:
+            settings = engine.settings
+            array = await engine.run(images.decode, image.encoded, settings.max_image_bytes, max_pixels)
+        await engine.run(engine.queue_upload, image, array, metadata, bool(data.get("upload_priority")), False)
+        return {"status": "OK"}
+
+    async def info(sid: str, data: Any = None) -> dict[str, Any]:
+        model = deployment.model_info()
+        if model is None:
+            return {"status": "No model loaded"}
+        return model.model_dump(mode="json")
+
+    async def about(sid: str, data: Any = None) -> dict[str, Any]:
+        return about_response(deployment).model_dump(mode="json")
+
+    async def get_model_version(sid: str, data: Any = None) -> dict[str, Any]:
+        return deployment.version_response().model_dump()
+
+    async def set_model_version_mode(sid: str, data: Any) -> dict[str, Any]:
+        await deployment.set_version_mode(str(data))
+        return {"status": "OK"}
+
+    async def get_outbox_mode(sid: str, data: Any = None) -> dict[str, Any]:
+        return {"outbox_mode": outbox.mode.value}
+
+    async def set_outbox_mode(sid: str, data: Any) -> dict[str, Any]:
+        try:
+            mode = OutboxMode(str(data))
+        except ValueError:
+            raise InputError(f"'{data}' is not a valid OutboxMode") from None
+        await outbox.set_mode(mode)
+        return {"status": "OK"}
+
+    for handler in (detect, batch_detect, upload, info, about, get_model_version, set_model_version_mode,
+                    get_outbox_mode, set_outbox_mode):
+        sio.on(handler.__name__, _safe(handler))
+    return sio
+

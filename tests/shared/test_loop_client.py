@@ -1,0 +1,115 @@
+"""The REST client against scripted answers (httpx.MockTransport): login, retries, downloads."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from loop_shared.errors import LoopAuthError, LoopResponseError, LoopUnavailableError
+from loop_shared.loop_client import LoopClient, RetryPolicy
+from loop_shared.settings import NodeSettings, load_settings
+
+FAST = RetryPolicy(attempts=3, backoff_base=0.01, backoff_cap=0.02)
+
+
+def client_for(handler: Callable[[httpx.Request], httpx.Response]) -> LoopClient:
+    settings = load_settings(NodeSettings, host="loop.test", username="u", password="pw", organization="o",
+                             project="p")
+    return LoopClient(settings, retry=FAST, transport=httpx.MockTransport(handler))
+
+
+class Script:
+    """Answers requests from a list of responses per path and records what was asked."""
+
+    def __init__(self, answers: dict[str, list[httpx.Response]]) -> None:
+        self.answers = answers
+        self.seen: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        key = f"{request.method} {request.url.path}"
+        self.seen.append(key)
+        if key == "POST /api/login":
+            assert b"username=u" in request.content and b"password=pw" in request.content
+            return httpx.Response(200, headers={"set-cookie": "session=abc; Path=/"})
+        queue = self.answers[key]
+        response = queue.pop(0) if len(queue) > 1 else queue[0]
+        if response.status_code == 200 and key.endswith("/data"):
+            assert request.headers.get("cookie") == "session=abc"
+        return response
+
+
+async def test_logs_in_once_and_sends_the_cookie() -> None:
+    script = Script({"GET /api/o/projects/p/data": [httpx.Response(200, json={"image_ids": []})]})
+    client = client_for(script)
+    assert await client.get_json("/o/projects/p/data") == {"image_ids": []}
+    assert await client.get_json("/o/projects/p/data") == {"image_ids": []}
+    assert script.seen.count("POST /api/login") == 1
+
+
+async def test_relogin_once_on_401() -> None:
+    script = Script({"GET /api/o/projects/p/data": [httpx.Response(401), httpx.Response(200, json={"ok": 1})]})
+    client = client_for(script)
+    assert await client.get_json("/o/projects/p/data") == {"ok": 1}
+    assert script.seen.count("POST /api/login") == 2
+
+
+async def test_401_twice_is_returned_not_looped() -> None:
+    script = Script({"GET /api/o/projects/p/data": [httpx.Response(401)]})
+    response = await client_for(script).get("/o/projects/p/data")
+    assert response.status_code == 401
+    assert script.seen.count("GET /api/o/projects/p/data") == 2
+
+
+async def test_429_honours_retry_after() -> None:
+    script = Script({"GET /api/o/projects/p/data": [httpx.Response(429, headers={"retry-after": "0.3"}),
+                                                   httpx.Response(200, json={})]})
+    started = time.monotonic()
+    await client_for(script).get_json("/o/projects/p/data")
+    assert time.monotonic() - started >= 0.3
+
+
+async def test_5xx_is_retried_then_gives_up() -> None:
+    script = Script({"GET /api/o/projects/p/a": [httpx.Response(503), httpx.Response(200, json={"n": 1})],
+                     "GET /api/o/projects/p/b": [httpx.Response(500)]})
+    client = client_for(script)
+    assert await client.get_json("/o/projects/p/a") == {"n": 1}
+    with pytest.raises(LoopUnavailableError, match="HTTP 500 after 3 attempts"):
+        await client.get("/o/projects/p/b")
+    assert script.seen.count("GET /api/o/projects/p/b") == 3
+
+
+async def test_connection_errors_are_retried() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        raise httpx.ConnectError("refused")
+
+    with pytest.raises(LoopUnavailableError, match="ConnectError"):
+        await client_for(handler).get("/status", requires_login=False)
+    assert len(calls) == 3
+
+
+async def test_refused_login_is_an_auth_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401)
+
+    with pytest.raises(LoopAuthError, match="login as 'u'"):
+        await client_for(handler).login()
+
+
+async def test_download_streams_to_the_named_file(tmp_path: Path) -> None:
+    payload = b"z" * 300_000
+    script = Script({"GET /api/o/projects/p/models/m/onnx/file": [httpx.Response(
+        200, content=payload, headers={"content-disposition": 'attachment; filename="demo_1.0_onnx.zip"'})],
+        "GET /api/o/projects/p/models/x/onnx/file": [httpx.Response(404, text="no such model")]})
+    client = client_for(script)
+    path = await client.download("/o/projects/p/models/m/onnx/file", tmp_path)
+    assert path.name == "demo_1.0_onnx.zip" and path.read_bytes() == payload
+    with pytest.raises(LoopResponseError, match="404"):
+        await client.download("/o/projects/p/models/x/onnx/file", tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["demo_1.0_onnx.zip"]
