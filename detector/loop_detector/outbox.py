@@ -239,7 +239,7 @@ class Outbox:
             response = await self.client.request("POST", self.path, files=files, requires_login=False, attempts=1,
                                                  timeout=120.0)
         except LoopUnavailableError as e:
-            self.metrics.upload_failures.labels(reason="unreachable").inc()
+            self.metrics.upload_failures.labels(reason=str(e.status_code or "unreachable")).inc()
             delay = self.backoff.next_delay()
             log.warning("outbox: Loop unreachable (%s); %d images wait, retry in %.1f s", e, self.depth(), delay)
             return delay

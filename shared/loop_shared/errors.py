@@ -8,7 +8,11 @@ class LoopError(Exception):
 
 
 class LoopUnavailableError(LoopError):
-    """The Loop could not be reached, or kept answering 5xx/429, after every retry."""
+    """The Loop could not be reached, or kept answering 5xx, after every retry."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class LoopAuthError(LoopError):

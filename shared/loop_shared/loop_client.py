@@ -114,7 +114,7 @@ class LoopClient:
                     if response.status_code == 429:
                         return response
                     raise LoopUnavailableError(f"{method} {path}: HTTP {response.status_code} after {attempts} "
-                                               "attempts")
+                                               "attempts", response.status_code)
                 delay = backoff.next_delay()
                 if response.status_code == 429:
                     delay = retry_after_seconds(response.headers.get("retry-after"), delay)

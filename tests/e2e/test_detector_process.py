@@ -1,0 +1,229 @@
+"""The detector and the stub Loop as separate processes, over real HTTP and Socket.IO."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+import socketio
+
+from stub_loop.grid_model import grid_categories, grid_package
+from tests.conftest import ORG, node_env
+from tests.processes import Service
+
+PROJECT = "detproj"
+
+
+def scene() -> np.ndarray:
+    image = np.zeros((128, 128, 3), np.uint8)
+    image[0:32, 0:32] = (255, 0, 0)     # red, confident
+    image[64:96, 32:64] = (0, 0, 115)   # blue at 0.45: uncertain
+    return image
+
+
+def jpeg_of(rgb: np.ndarray) -> bytes:
+    return cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 100])[1].tobytes()
+
+
+def upload_model(loop: httpx.Client, tmp_path: Path, name: str, **kwargs: object) -> dict:
+    package = grid_package(tmp_path / f"{name}.zip", **kwargs)  # type: ignore[arg-type]
+    response = loop.post(f"/{ORG}/projects/{PROJECT}/onnx", files={"files": (f"{name}.zip", package.read_bytes())})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def deploy(loop: httpx.Client, version: str) -> None:
+    assert loop.put(f"/{ORG}/projects/{PROJECT}/deployment/target", json={"version": version}).status_code == 200
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def detector(stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> Service:
+    loop.post(f"/{ORG}/projects/generator", json={"project_name": PROJECT, "complete": 0, "box_categories": 0})
+    upload_model(loop, tmp_path, "v1")
+    deploy(loop, "1.0")
+    env = node_env(stub, tmp_path / "detector", PROJECT, LOOP_POLL_INTERVAL="0.3", LOOP_STATUS_INTERVAL="1")
+    service = start_node("loop-detector", env)
+    service.wait_ready(path="/ready")
+    return service
+
+
+def inbox_images(loop: httpx.Client) -> list[dict]:
+    ids = loop.get(f"/{ORG}/projects/{PROJECT}/data", params={"state": "inbox"}).json()["image_ids"]
+    return loop.get(f"/{ORG}/projects/{PROJECT}/images", params={"ids": ",".join(ids)}).json()["images"]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_curl_detect_returns_boxes_in_image_pixels_and_uncertain_images_reach_the_inbox(
+        detector: Service, loop: httpx.Client, tmp_path: Path) -> None:
+    image_path = tmp_path / "image.jpg"
+    image_path.write_bytes(jpeg_of(scene()))
+    output = subprocess.run(["curl", "-s", "-F", f"file=@{image_path}", "-H", "camera-id: front", "-H",
+                             "tags: t1, t2", "-H", "source: robot-7", f"{detector.url}/detect"],
+                            capture_output=True, check=True, timeout=30).stdout
+    result = json.loads(output)
+    boxes = {(b["category_name"], b["x"], b["y"], b["width"], b["height"]) for b in result["box_detections"]}
+    assert boxes == {("red", 0, 0, 32, 32), ("blue", 32, 64, 32, 32)}
+    assert result["image_size"] == {"width": 128, "height": 128} and result["model_version"] == "1.0"
+    assert result["tags"] == ["t1", "t2", "uncertain"] and result["source"] == "robot-7"
+    wait_until(lambda: len(inbox_images(loop)) == 1, what="the uncertain image in the Loop's inbox")
+    uploaded = inbox_images(loop)[0]
+    assert uploaded["tags"] == ["t1", "t2", "uncertain"] and uploaded["source"] == "robot-7"
+    assert {d["category_name"] for d in uploaded["box_detections"]} == {"red", "blue"}
+    # the same scene again is not new: nothing more is uploaded; `autoupload: all` uploads anyway
+    httpx.post(f"{detector.url}/detect", files={"file": jpeg_of(scene())}, headers={"camera_id": "front"})
+    httpx.post(f"{detector.url}/detect", files={"file": jpeg_of(scene())}, headers={"autoupload": "all"})
+    wait_until(lambda: len(inbox_images(loop)) == 2, what="the autoupload=all image")
+    time.sleep(0.5)
+    assert len(inbox_images(loop)) == 2
+    status = loop.get(f"/{ORG}/projects/{PROJECT}/detectors").json()["detectors"][0]
+    assert status["current_model"] == "1.0" and status["model_format"] == "onnx" and status["errors"] == {}
+
+
+def test_socketio_api(detector: Service) -> None:
+    image = scene()
+    client = socketio.SimpleClient()
+    client.connect(detector.url, socketio_path="/ws/socket.io", transports=["websocket"])
+    try:
+        raw = {"format": "raw", "bytes": image.tobytes(), "dtype": "uint8", "shape": list(image.shape)}
+        result = client.call("detect", {"image": raw, "autoupload": "disabled", "tags": ["sio"]})
+        assert {(b["category_name"], b["x"], b["y"]) for b in result["box_detections"]} == {("red", 0, 0),
+                                                                                           ("blue", 32, 64)}
+        assert result["tags"] == ["sio"]
+        jpeg = {"format": "jpeg", "bytes": jpeg_of(image)}
+        batch = client.call("batch_detect", {"images": [jpeg, raw], "autoupload": "disabled"})
+        assert [len(item["box_detections"]) for item in batch["items"]] == [2, 2]
+        assert client.call("detect", {"image": {"format": "raw", "bytes": b"123", "shape": [2, 2, 3]}})["error"]
+        assert client.call("detect", {"nothing": 1}) == {"error": "could not parse image from data"}
+        assert client.call("info")["version"] == "1.0"
+        assert client.call("about")["operation_mode"] == "idle"
+        assert client.call("get_model_version")["current_version"] == "1.0"
+        assert client.call("set_model_version_mode", "not a version") == {"error": "Invalid version number"}
+        assert client.call("get_outbox_mode") == {"outbox_mode": "continuous_upload"}
+        assert client.call("set_outbox_mode", "nope")["error"]
+        assert client.call("upload", {"image": jpeg, "metadata": {"tags": ["manual"]}}) == {"status": "OK"}
+    finally:
+        client.disconnect()
+
+
+def test_bad_input_gets_4xx_and_the_service_keeps_serving(detector: Service) -> None:
+    good = jpeg_of(scene())
+    huge = cv2.imencode(".png", np.zeros((8000, 6000, 3), np.uint8))[1].tobytes()
+    cases = {
+        "not an image": httpx.post(f"{detector.url}/detect", files={"file": b"hello world"}),
+        "truncated": httpx.post(f"{detector.url}/detect", files={"file": good[: len(good) // 3]}),
+        "empty": httpx.post(f"{detector.url}/detect", files={"file": b""}),
+        "huge": httpx.post(f"{detector.url}/detect", files={"file": huge}),
+        "json body": httpx.post(f"{detector.url}/detect", json={"file": "x"}),
+        "no file field": httpx.post(f"{detector.url}/detect", files={"other": good}),
+        "bad autoupload": httpx.post(f"{detector.url}/detect", files={"file": good}, headers={"autoupload": "x"}),
+        "upload not image": httpx.post(f"{detector.url}/upload", files={"files": b"nope"}),
+        "bad mode": httpx.put(f"{detector.url}/operation_mode", content=b"sleeping"),
+        "bad version": httpx.put(f"{detector.url}/model_version", content=b"one.two"),
+    }
+    for name, response in cases.items():
+        assert 400 <= response.status_code < 500, (name, response.status_code, response.text)
+        assert response.json()["detail"], name
+    assert cases["huge"].status_code == 413 and cases["json body"].status_code == 415
+    assert httpx.post(f"{detector.url}/detect", files={"file": good}).status_code == 200
+    assert "Traceback" not in detector.log()
+
+
+def test_upload_and_control_routes(detector: Service, loop: httpx.Client) -> None:
+    response = httpx.post(f"{detector.url}/upload", params={"source": "cli", "upload_priority": "true"},
+                          files=[("files", jpeg_of(scene())), ("files", jpeg_of(scene()[::-1]))])
+    assert response.json() == [200, "OK"]
+    wait_until(lambda: len(inbox_images(loop)) == 2, what="uploaded images in the inbox")
+    assert all(i["tags"] == ["picked_by_system"] and i["source"] == "cli" for i in inbox_images(loop))
+    assert httpx.get(f"{detector.url}/operation_mode").text == "idle"
+    assert httpx.put(f"{detector.url}/outbox_mode", content=b"stopped").json() == "OK"
+    assert httpx.get(f"{detector.url}/outbox_mode").text == "stopped"
+    about = httpx.get(f"{detector.url}/about").json()
+    assert about["model_info"]["version"] == "1.0" and about["version_control"] == "follow_loop"
+    metrics = httpx.get(f"{detector.url}/metrics").text
+    for name in ("loop_detector_requests_total", "loop_detector_request_seconds_bucket",
+                 "loop_detector_inference_seconds", "loop_detector_outbox_items", 'model_info{version="1.0"}'):
+        assert name in metrics
+    assert httpx.get(f"{detector.url}/docs").status_code == 200
+
+
+def test_new_version_swaps_in_under_continuous_requests_without_failures(
+        detector: Service, loop: httpx.Client, tmp_path: Path) -> None:
+    # version 1.1 swaps the colour channels: the red block is reported as "blue" by the new model
+    upload_model(loop, tmp_path, "v2", categories=grid_categories(("blue", "green", "red")))
+    body = jpeg_of(scene())
+    failures: list[str] = []
+    versions: list[str] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                r = client.post(f"{detector.url}/detect", files={"file": body}, headers={"autoupload": "disabled"})
+                if r.status_code != 200:
+                    failures.append(f"{r.status_code} {r.text}")
+                else:
+                    versions.append(r.json()["model_version"])
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    deploy(loop, "1.1")
+    wait_until(lambda: versions[-1:] == ["1.1"] and versions.count("1.1") > 20, what="version 1.1 answering")
+    stop.set()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert "1.0" in versions and versions[-1] == "1.1"
+    last = httpx.post(f"{detector.url}/detect", files={"file": body}).json()
+    assert ("blue", 0, 0) in {(b["category_name"], b["x"], b["y"]) for b in last["box_detections"]}
+
+
+def test_broken_model_is_reported_and_the_old_one_keeps_serving(
+        detector: Service, loop: httpx.Client, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("model.onnx", b"this is not onnx")
+        archive.writestr("model.json", json.dumps({"categories": grid_categories(), "resolution": 64}))
+    loop.post(f"/{ORG}/projects/{PROJECT}/onnx", files={"files": ("broken.zip", broken.read_bytes())})
+    deploy(loop, "1.1")
+
+    def reported() -> bool:
+        status = loop.get(f"/{ORG}/projects/{PROJECT}/detectors").json()["detectors"][0]
+        return "update_model" in status["errors"]
+
+    wait_until(reported, what="the failed update in the detector status")
+    time.sleep(2)  # several poll cycles
+    assert detector.log().count("cannot deploy") == 1  # no retry loop
+    assert httpx.post(f"{detector.url}/detect", files={"file": jpeg_of(scene())}).json()["model_version"] == "1.0"
+    assert httpx.get(f"{detector.url}/ready").status_code == 200
+
+
+def test_restart_without_the_loop_serves_the_cached_model_and_keeps_the_mode(
+        detector: Service, stub: Service, loop: httpx.Client) -> None:
+    assert httpx.put(f"{detector.url}/model_version", content=b"pause").json() == "OK"
+    stub.stop()
+    detector.stop()
+    detector.start()
+    detector.wait_ready(path="/ready", timeout=30)
+    result = httpx.post(f"{detector.url}/detect", files={"file": jpeg_of(scene())}).json()
+    assert result["model_version"] == "1.0" and len(result["box_detections"]) == 2
+    assert httpx.get(f"{detector.url}/model_version").json()["version_control"] == "pause"
