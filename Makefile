@@ -4,10 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SERVICES := shared stub_loop detector trainer converter
+SERVICES := shared stub_loop detector
 PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
-.PHONY: install test lint run bench e2e images base-image clean help
+.PHONY: install test lint run bench e2e images base-image clean help compat
 
 help:
 	@echo "make install   create .venv with every service, the stub Loop and the dev tools"
@@ -30,7 +30,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared/loop_shared stub_loop/stub_loop detector/loop_detector trainer/loop_trainer converter/loop_converter
+	$(BIN)/mypy shared/loop_shared stub_loop/stub_loop detector/loop_detector
 
 run: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH bash scripts/run_local.sh
@@ -40,3 +40,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .run build
+
+compat: $(STAMP)
+	bash compat/run_check.sh

@@ -1,0 +1,71 @@
+"""The Socket.IO client against a real stub Loop process: login cookie, one client only, reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from loop_shared.backoff import Backoff
+from loop_shared.loop_client import LoopClient, RetryPolicy
+from loop_shared.loop_socket import LoopSocket
+from loop_shared.settings import NodeSettings, load_settings
+from tests.conftest import PASSWORD, USERNAME
+from tests.processes import Service
+
+
+def trainers(stub: Service) -> list[dict[str, Any]]:
+    return list(httpx.get(f"{stub.url}/api/trainers").json()["trainers"])
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+
+
+def settings_for(stub: Service, password: str = PASSWORD) -> NodeSettings:
+    return load_settings(NodeSettings, host=f"127.0.0.1:{stub.port}", username=USERNAME, password=password,
+                         organization="zauberzeug", project="demo")
+
+
+async def test_connects_with_cookie_and_reconnects_once_after_the_loop_restarts(stub: Service, tmp_path: Path) -> None:
+    client = LoopClient(settings_for(stub), RetryPolicy(attempts=2, backoff_base=0.05, backoff_cap=0.2))
+    registered: list[int] = []
+
+    async def on_connect() -> None:
+        registered.append(1)
+        await socket.call("update_trainer", {"id": "t-1", "name": "test trainer", "state": "idle"})
+
+    socket = LoopSocket(client, "trainer", {}, on_connect=on_connect, backoff=Backoff(base=0.2, cap=1.0))
+    socket.start()
+    try:
+        await wait_for(lambda: socket.connected and len(registered) == 1)
+        [trainer] = trainers(stub)
+        assert trainer["status"]["id"] == "t-1" and trainer["organization"] == "zauberzeug"
+        stub.stop()
+        await wait_for(lambda: not socket.connected)
+        await asyncio.sleep(1.5)  # several failed attempts while the Loop is away
+        stub.start()
+        await wait_for(lambda: socket.connected and len(registered) == 2)
+        await asyncio.sleep(1.0)
+        assert len(trainers(stub)) == 1  # exactly one client, re-registered
+        assert socket.connect_count == 2
+    finally:
+        await socket.stop()
+        await client.close()
+
+
+async def test_wrong_password_never_connects(stub: Service) -> None:
+    client = LoopClient(settings_for(stub, password="wrong"), RetryPolicy(attempts=1))
+    socket = LoopSocket(client, "trainer", {}, backoff=Backoff(base=0.1, cap=0.3))
+    socket.start()
+    await asyncio.sleep(1.0)
+    assert not socket.connected and trainers(stub) == []
+    await socket.stop()
+    await client.close()
