@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import numpy as np
@@ -38,7 +38,7 @@ def check(name: str, ok: bool, detail: str = "") -> None:
 class BeginOnlyLogic(TrainerLogicGeneric):
     """Records begin_training; its training never finishes (the check only needs the hand-over)."""
 
-    begun: list[dict[str, Any]] = []
+    begun: ClassVar[list[dict[str, Any]]] = []
 
     @property
     def training_progress(self) -> float | None:

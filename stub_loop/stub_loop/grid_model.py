@@ -20,8 +20,12 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def build_grid_onnx(size: int = 64, cell: int = 16, channels: tuple[int, ...] = (0, 1, 2)) -> bytes:
-    """Serialized ONNX model; class k scores the mean of RGB channel `channels[k]` in each cell."""
+def build_grid_onnx(size: int = 64, cell: int = 16, channels: tuple[int, ...] = (0, 1, 2), conv: bool = False) -> bytes:
+    """Serialized ONNX model; class k scores the mean of RGB channel `channels[k]` in each cell.
+
+    With `conv`, the per-cell means come from a strided convolution with averaging weights instead of pooling,
+    so the model has weights that converters can quantize.
+    """
     if size % cell:
         raise ValueError("size must be a multiple of cell")
     per_side = size // cell
@@ -30,17 +34,24 @@ def build_grid_onnx(size: int = 64, cell: int = 16, channels: tuple[int, ...] = 
     centres = (np.arange(per_side, dtype=np.float32) + 0.5) * cell
     cy, cx = np.meshgrid(centres, centres, indexing="ij")
     boxes = np.stack([cx.ravel(), cy.ravel(), np.full(cells, cell, np.float32), np.full(cells, cell, np.float32)])
-    nodes = [
-        helper.make_node("AveragePool", ["images"], ["pooled"], kernel_shape=[cell, cell], strides=[cell, cell]),
-        helper.make_node("Gather", ["pooled", "channel_index"], ["picked"], axis=1),
-        helper.make_node("Reshape", ["picked", "score_shape"], ["scores"]),
-        helper.make_node("Concat", ["boxes", "scores"], ["output0"], axis=1),
-    ]
     initializers = [
-        numpy_helper.from_array(np.asarray(channels, np.int64), "channel_index"),
         numpy_helper.from_array(np.asarray([1, classes, cells], np.int64), "score_shape"),
         numpy_helper.from_array(boxes[np.newaxis].astype(np.float32), "boxes"),
     ]
+    if conv:
+        weights = np.zeros((classes, 3, cell, cell), np.float32)
+        for k, channel in enumerate(channels):
+            weights[k, channel] = 1.0 / (cell * cell)
+        initializers.append(numpy_helper.from_array(weights, "weights"))
+        head = [helper.make_node("Conv", ["images", "weights"], ["picked"], kernel_shape=[cell, cell],
+                                 strides=[cell, cell])]
+    else:
+        initializers.append(numpy_helper.from_array(np.asarray(channels, np.int64), "channel_index"))
+        head = [helper.make_node("AveragePool", ["images"], ["pooled"], kernel_shape=[cell, cell],
+                                 strides=[cell, cell]),
+                helper.make_node("Gather", ["pooled", "channel_index"], ["picked"], axis=1)]
+    nodes = [*head, helper.make_node("Reshape", ["picked", "score_shape"], ["scores"]),
+             helper.make_node("Concat", ["boxes", "scores"], ["output0"], axis=1)]
     graph = helper.make_graph(
         nodes, "grid_colour_detector",
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, size, size])],
@@ -59,10 +70,10 @@ def grid_categories(names: tuple[str, ...] = ("red", "green", "blue"),
 
 
 def grid_package(dest_zip: Path, *, size: int = 64, cell: int = 16, categories: list[dict[str, Any]] | None = None,
-                 extra: dict[str, Any] | None = None) -> Path:
+                 extra: dict[str, Any] | None = None, conv: bool = False) -> Path:
     """A model zip (model.onnx + model.json) of the grid detector, ready to upload to a Loop."""
     categories = categories or grid_categories()
-    onnx_bytes = build_grid_onnx(size, cell, tuple(range(len(categories))))
+    onnx_bytes = build_grid_onnx(size, cell, tuple(range(len(categories))), conv=conv)
     model_json = {"resolution": size, "categories": categories, "output_layout": "ultralytics", **(extra or {})}
     dest_zip.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=dest_zip.parent, delete=False, suffix=".tmp") as tmp, \

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from loop_shared.model_package import extract_package, read_model_info
-from loop_shared.settings import load_settings
 from loop_detector.onnx_logic import OnnxDetectorLogic
 from loop_detector.postprocess import YOLOV5, infer_layout
 from loop_detector.settings import DetectorSettings
+from loop_shared.model_package import extract_package, read_model_info
+from loop_shared.settings import load_settings
 from stub_loop.grid_model import grid_categories, grid_package
 
 
@@ -49,7 +49,7 @@ def test_letterbox_padding_is_undone_and_boxes_clipped(tmp_path: Path) -> None:
     green = [b for b in result.box_detections if b.category_name == "green" and b.confidence > 0.6]
     assert [(b.x, b.y, b.width, b.height) for b in green] == [(96, 0, 32, 32)]
     for box in result.box_detections:
-        assert 0 <= box.x and box.x + box.width <= 128 and 0 <= box.y and box.y + box.height <= 64
+        assert box.x >= 0 and box.x + box.width <= 128 and box.y >= 0 and box.y + box.height <= 64
 
 
 def test_point_categories_become_points_at_box_centres(tmp_path: Path) -> None:
@@ -78,9 +78,9 @@ def yolov5_model(path: Path, rows: np.ndarray) -> None:
              helper.make_node("Add", ["rows", "z"], ["output0"])]
     init = [numpy_helper.from_array(rows[np.newaxis].astype(np.float32), "rows"),
             numpy_helper.from_array(np.zeros(1, np.float32), "zero")]
-    graph = helper.make_graph(nodes, "v5", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 32, 32])],
-                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(rows[np.newaxis].shape))],
-                              init)
+    inputs = [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 32, 32])]
+    outputs = [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(rows[np.newaxis].shape))]
+    graph = helper.make_graph(nodes, "v5", inputs, outputs, init)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     path.write_bytes(model.SerializeToString())

@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loop_shared.loop_client import LoopClient, RetryPolicy
-from loop_shared.settings import load_settings
 from loop_detector.errors import OutboxFullError
 from loop_detector.metrics import DetectorMetrics
 from loop_detector.outbox import Outbox
 from loop_detector.settings import DetectorSettings
+from loop_shared.loop_client import LoopClient, RetryPolicy
+from loop_shared.settings import load_settings
 
 JPEG = b"\xff\xd8" + b"j" * 100
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from loop_detector.relevance_filter import RelevanceFilter
+from loop_detector.settings import DetectorSettings
 from loop_shared.schemas import (
     BoxDetection,
     ClassificationDetection,
@@ -8,8 +10,6 @@ from loop_shared.schemas import (
     SegmentationDetection,
 )
 from loop_shared.settings import load_settings
-from loop_detector.relevance_filter import RelevanceFilter
-from loop_detector.settings import DetectorSettings
 
 
 class Clock:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from loop_shared.errors import PluginImportError, PluginTypeError
-from loop_shared.plugins import load_plugin_class
 from loop_detector.logic import DetectorLogic
 from loop_detector.onnx_logic import OnnxDetectorLogic
+from loop_shared.errors import PluginImportError, PluginTypeError
+from loop_shared.plugins import load_plugin_class
 
 
 def test_loads_a_valid_plugin() -> None:

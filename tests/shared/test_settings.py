@@ -4,9 +4,9 @@ import logging
 
 import pytest
 
+from loop_detector.settings import DetectorSettings
 from loop_shared.logs import SecretFilter
 from loop_shared.settings import ConfigurationError, NodeSettings, load_settings, loop_base_urls
-from loop_detector.settings import DetectorSettings
 
 
 @pytest.mark.parametrize(("host", "base", "ws"), [

@@ -57,7 +57,7 @@ def test_generated_project_has_exact_annotations_and_real_jpegs(loop: httpx.Clie
 
 def test_outbox_upload_pairs_by_name_dedupes_and_refuses_broken_items(loop: httpx.Client, stub: Service) -> None:
     generate(loop)
-    ok, jpeg = cv2.imencode(".jpg", np.full((40, 60, 3), 128, np.uint8))
+    _, jpeg = cv2.imencode(".jpg", np.full((40, 60, 3), 128, np.uint8))
     meta = {"box_detections": [{"category_name": "red circle", "x": 1, "y": 2, "width": 3, "height": 4,
                                 "model_name": "1.0", "confidence": 0.5}], "tags": ["uncertain"], "source": "cam"}
     with httpx.Client(base_url=stub.url + "/api") as anonymous:  # the outbox sends no cookie

@@ -1,0 +1,65 @@
+"""Composition root of the converter: `create_app(settings)` with health and status routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from loop_shared.loop_client import LoopClient
+from loop_shared.plugins import load_plugin_class
+
+from .logic import ConverterLogic
+from .settings import ConverterSettings
+from .worker import Worker
+
+log = logging.getLogger("converter")
+
+
+def load_logic(settings: ConverterSettings) -> ConverterLogic:
+    cls: type[ConverterLogic] = load_plugin_class(settings.converter_logic,
+                                                  ConverterLogic,  # type: ignore[type-abstract]
+                                                  "LOOP_CONVERTER_LOGIC")
+    return cls()
+
+
+def create_app(settings: ConverterSettings, logic: ConverterLogic | None = None) -> FastAPI:
+    logic = logic or load_logic(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    client = LoopClient(settings)
+    worker = Worker(settings, client, logic)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        worker.start()
+        log.info("converter %s -> %s started; scanning every %.0f s", logic.source_format, logic.target_format,
+                 settings.poll_interval)
+        yield
+        await worker.stop()
+        await client.close()
+
+    app = FastAPI(title="Learning Loop converter", version="0.1.0", lifespan=lifespan,
+                  description=f"Converts models from {logic.source_format} to {logic.target_format}.")
+    app.state.worker = worker
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/ready")
+    def ready() -> JSONResponse:
+        """Ready once a scan of the Loop succeeded."""
+        if worker.last_scan is None:
+            return JSONResponse({"status": "not ready", "reason": worker.last_error or "no scan yet"}, 503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/status")
+    def status(request: Request) -> dict[str, Any]:
+        """Formats, last scan, converted count and every failed model with its reason and next attempt."""
+        return worker.status()
+
+    return app

@@ -1,0 +1,38 @@
+"""The converter plugin: what a user implements to add a model format (e.g. TensorRT on a GPU machine).
+
+Choose an implementation with `LOOP_CONVERTER_LOGIC=my_package.module:MyConverter`. The converter downloads
+every model that exists in `source_format` but not in `target_format`, unpacks it, calls `convert` in a worker
+thread, and uploads what `convert` wrote, with the source's model.json plus what `convert` returned.
+
+Example::
+
+    class TensorRtConverter(ConverterLogic):
+        source_format = "onnx"
+        target_format = "tensorrt"
+
+        def convert(self, source_dir, model_info, target_dir):
+            build_engine(source_dir / "model.onnx", target_dir / "model.engine")
+            return {"tensorrt_version": trt.__version__}
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+
+class ConverterLogic(ABC):
+    """Base class of converter plugins: name the two formats and implement `convert`."""
+
+    source_format: ClassVar[str]
+    target_format: ClassVar[str]
+
+    @abstractmethod
+    def convert(self, source_dir: Path, model_info: dict[str, Any], target_dir: Path) -> dict[str, Any]:
+        """Convert the unpacked source package in `source_dir` into files written to the empty `target_dir`.
+
+        `model_info` is the source model.json. Return the keys to add to (or change in) the target's
+        model.json; `format` is set for you. Runs in a worker thread. Raise any exception to mark the model as
+        failed: the reason is recorded and the model retried later with a growing pause.
+        """

@@ -1,0 +1,144 @@
+"""The conversion loop: scan projects, convert what is missing, upload, remember failures.
+
+Every poll: list the projects (only LOOP_ORGANIZATION/LOOP_PROJECT when both are set), list their models, and for
+each model with the source format but not the target format that is due (never tried, or its failure backoff
+has run out): download, unpack, convert in a worker thread, upload the target format keeping the model's id and
+version. One model's failure never blocks another. A 409 from the Loop means another replica was faster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from loop_shared.errors import LoopError
+from loop_shared.loop_client import LoopClient
+from loop_shared.model_package import MODEL_JSON, extract_package, read_model_json
+
+from .logic import ConverterLogic
+from .records import Records
+from .settings import ConverterSettings
+
+log = logging.getLogger("converter")
+
+
+class ConversionError(Exception):
+    """Converting or uploading one model failed; the message is the reason recorded for it."""
+
+
+class Worker:
+    def __init__(self, settings: ConverterSettings, client: LoopClient, logic: ConverterLogic) -> None:
+        self.settings, self.client, self.logic = settings, client, logic
+        self.records = Records(settings.data_dir / "conversions.json", settings.retry_base, settings.retry_cap)
+        self.tmp_root = settings.data_dir / "tmp"
+        shutil.rmtree(self.tmp_root, ignore_errors=True)  # leftovers of a crash
+        self.tmp_root.mkdir(parents=True, exist_ok=True)
+        self.last_scan: float | None = None
+        self.last_error: str | None = None
+        self.converted_count = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="converter")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.scan()
+                self.last_error = None
+            except LoopError as e:
+                self.last_error = str(e)
+                log.warning("cannot scan the Loop: %s", e)
+            except Exception as e:
+                self.last_error = f"{type(e).__name__}: {e}"
+                log.exception("scan failed")
+            await asyncio.sleep(self.settings.poll_interval)
+
+    async def projects(self) -> list[tuple[str, str]]:
+        if self.settings.organization and self.settings.project:
+            return [(self.settings.organization, self.settings.project)]
+        data = await self.client.get_json("/projects")
+        found = [(p["organization_id"], p["project_id"]) for p in data.get("projects", [])]
+        if self.settings.organization:
+            found = [p for p in found if p[0] == self.settings.organization]
+        return found
+
+    async def scan(self) -> int:
+        """One pass over every visible project; returns how many models were converted."""
+        done = 0
+        source, target = self.logic.source_format, self.logic.target_format
+        for org, project in await self.projects():
+            data = await self.client.get_json(f"/{org}/projects/{project}/models")
+            for model in data.get("models", []):
+                formats = model.get("formats") or []
+                key = Records.key(org, project, model["id"], target)
+                if source not in formats or target in formats or not self.records.due(key):
+                    continue
+                try:
+                    await self.convert(org, project, model)
+                except ConversionError as e:
+                    delay = self.records.failed(key, model.get("version", "?"), str(e))
+                    log.error("model %s (%s/%s) failed to convert to %s: %s; next try in %.0f s",
+                              model.get("version"), org, project, target, e, delay)
+                    continue
+                self.records.converted(key, model.get("version", "?"))
+                self.converted_count += 1
+                done += 1
+        self.last_scan = time.time()
+        return done
+
+    async def convert(self, org: str, project: str, model: dict[str, Any]) -> None:
+        source, target = self.logic.source_format, self.logic.target_format
+        base = f"/{org}/projects/{project}/models/{model['id']}"
+        with tempfile.TemporaryDirectory(dir=self.tmp_root) as tmp:
+            tmp_dir = Path(tmp)
+            try:
+                archive = await self.client.download(f"{base}/{source}/file", tmp_dir, filename="source.zip")
+                source_dir = await asyncio.to_thread(extract_package, archive, tmp_dir / "source")
+                model_info = await asyncio.to_thread(read_model_json, source_dir)
+            except Exception as e:
+                raise ConversionError(f"cannot fetch the {source} package: {e}") from e
+            out_dir = tmp_dir / "target"
+            out_dir.mkdir()
+            started = time.perf_counter()
+            try:
+                additions = await asyncio.to_thread(self.logic.convert, source_dir, model_info, out_dir)
+            except Exception as e:
+                raise ConversionError(f"{type(e).__name__}: {e}") from e
+            files = [p for p in sorted(out_dir.iterdir()) if p.is_file() and p.name != MODEL_JSON]
+            if not files:
+                raise ConversionError("the converter produced no files")
+            model_json = {**model_info, **(additions or {}), "format": target}
+            parts: list[tuple[str, tuple[str, bytes, str]]] = [
+                ("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in files]
+            parts.append(("files", (MODEL_JSON, json.dumps(model_json).encode(), "application/json")))
+            try:
+                response = await self.client.put(f"{base}/{target}/file", files=parts, timeout=600.0)
+            except LoopError as e:
+                raise ConversionError(f"upload failed: {e}") from e
+            if response.status_code == 409:
+                log.info("model %s of %s/%s already has %s (another converter was faster)", model.get("version"),
+                         org, project, target)
+                return
+            if response.status_code != 200:
+                raise ConversionError(f"the Loop refused the upload: HTTP {response.status_code}: "
+                                      f"{response.text[:200]}")
+            log.info("converted model %s of %s/%s from %s to %s in %.1f s", model.get("version"), org, project,
+                     source, target, time.perf_counter() - started)
+
+    def status(self) -> dict[str, Any]:
+        failures = {k: v for k, v in self.records.items.items() if v["status"] == "failed"}
+        return {"source_format": self.logic.source_format, "target_format": self.logic.target_format,
+                "last_scan": self.last_scan, "last_error": self.last_error, "converted": self.converted_count,
+                "failures": failures}

@@ -1,0 +1,104 @@
+"""The seed README's converter scenario, played with curl against the stub Loop and converter processes."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stub_loop.grid_model import grid_package
+from tests.conftest import ORG, node_env
+from tests.processes import Service
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+
+
+def curl(*args: str) -> dict:
+    return json.loads(subprocess.run(["curl", "-s", *args], capture_output=True, check=True, timeout=60).stdout)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        time.sleep(0.2)
+
+
+def converter_env(stub: Service, data_dir: Path) -> dict[str, str]:
+    env = node_env(stub, data_dir, "demo", LOOP_CONVERTER_LOGIC="tests.e2e.plugins:FormatAToB",
+                   LOOP_POLL_INTERVAL="0.5", LOOP_RETRY_BASE="600", PYTHONPATH=str(ROOT))
+    env.pop("LOOP_PROJECT")  # scan every project the converter can see
+    env.pop("LOOP_ORGANIZATION")
+    return env
+
+
+def test_seed_scenario_and_a_corrupt_package_that_does_not_block(
+        stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> None:
+    loop.post(f"/{ORG}/projects/generator", json={"project_name": "demo", "complete": 0})
+    api = f"{stub.url}/api/{ORG}/projects/demo"
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("model.onnx", b"not an onnx model")
+        archive.writestr("model.json", "{}")
+    bad = curl("--request", "POST", "-F", f"files=@{broken}", f"{api}/format_a")
+    my_model = grid_package(tmp_path / "my_model.zip", conv=True)
+    model = curl("--request", "POST", "-F", f"files=@{my_model}", f"{api}/format_a")
+    assert [m["id"] for m in curl(f"{api}/models?format=format_a")["models"]] == [bad["id"], model["id"]]
+    assert curl(f"{api}/models?format=format_b") == {"models": []}
+
+    converter = start_node("loop-converter", converter_env(stub, tmp_path / "converter"))
+
+    def converted() -> list[dict]:
+        return list(curl(f"{api}/models?format=format_b")["models"])
+
+    wait_until(lambda: len(converted()) == 1, what="the converted model")
+    [listed] = converted()
+    assert (listed["id"], listed["version"], listed["formats"]) == (model["id"], "1.1", ["format_a", "format_b"])
+    download = loop.get(f"/{ORG}/projects/demo/models/{model['id']}/format_b/file")
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        model_json = json.loads(archive.read("model.json"))
+    assert model_json["format"] == "format_b" and model_json["quantization"] == "int8_dynamic"
+    assert model_json["id"] == model["id"] and model_json["version"] == "1.1" and model_json["resolution"] == 64
+
+    status = httpx.get(f"{converter.url}/status").json()
+    [(key, failure)] = status["failures"].items()
+    assert key.endswith(f"{bad['id']}/format_b")
+    assert failure["status"] == "failed" and failure["attempts"] == 1 and "protobuf" in failure["reason"].lower()
+    time.sleep(2)  # several polls: the failed model is not retried on every one
+    assert converter.log().count("failed to convert") == 1
+    assert not list((tmp_path / "converter" / "tmp").iterdir())  # temporary files are cleaned up
+
+    converter.stop()
+    converter.start()
+    converter.wait_ready(path="/ready")
+    assert bad["id"] in json.dumps(httpx.get(f"{converter.url}/status").json()["failures"])
+
+
+def test_two_replicas_convert_each_model_once(
+        stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> None:
+    loop.post(f"/{ORG}/projects/generator", json={"project_name": "demo", "complete": 0})
+    for i in range(3):
+        package = grid_package(tmp_path / f"m{i}.zip", conv=True)
+        loop.post(f"/{ORG}/projects/demo/format_a", files={"files": (package.name, package.read_bytes())})
+    replicas = [start_node("loop-converter", converter_env(stub, tmp_path / f"c{i}")) for i in range(2)]
+
+    def all_converted() -> bool:
+        models = loop.get(f"/{ORG}/projects/demo/models").json()["models"]
+        return all(m["formats"] == ["format_a", "format_b"] for m in models)
+
+    wait_until(all_converted, what="every model in format_b")
+    time.sleep(1.5)
+    models = loop.get(f"/{ORG}/projects/demo/models").json()["models"]
+    assert [m["formats"] for m in models] == [["format_a", "format_b"]] * 3
+    for replica in replicas:
+        assert "Traceback" not in replica.log() and "failed to convert" not in replica.log()
