@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SERVICES := shared stub_loop detector converter
+SERVICES := shared stub_loop detector trainer converter
 PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
 .PHONY: install test lint run bench e2e images base-image clean help compat
@@ -30,7 +30,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared/loop_shared stub_loop/stub_loop detector/loop_detector converter/loop_converter
+	$(BIN)/mypy shared/loop_shared stub_loop/stub_loop detector/loop_detector trainer/loop_trainer converter/loop_converter
 
 run: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH bash scripts/run_local.sh

@@ -93,7 +93,7 @@ def _object_mask(shape: str, cx: int, cy: int, size: int, width: int, height: in
         cv2.rectangle(mask, (cx - r, cy - t), (cx + r, cy + t), 255, -1)
         cv2.rectangle(mask, (cx - t, cy - r), (cx + t, cy + r), 255, -1)
     elif shape == "dot":
-        cv2.circle(mask, (cx, cy), 4, 255, -1)
+        cv2.circle(mask, (cx, cy), 6, 255, -1)
     elif shape == "blob":
         angles = np.sort(rng.uniform(0, 2 * np.pi, 10))
         radii = r * rng.uniform(0.6, 1.0, 10)
@@ -143,7 +143,7 @@ def render_scene(rng: np.random.Generator, categories: list[dict[str, Any]], wid
         jitter = rng.integers(-20, 21, size=3)
         fill = np.clip(np.array(colour) + jitter, 0, 255).astype(np.uint8)
         if shape == "dot":
-            cv2.circle(image, (cx, cy), 6, (20, 20, 20) if sum(colour) > 300 else (235, 235, 235), -1)
+            cv2.circle(image, (cx, cy), 9, (235, 235, 235) if sum(colour) < 400 else (20, 20, 20), -1)
         image[mask > 0] = fill
         base = {"id": str(uuid.uuid4()), "image_id": image_id, "category_id": category["id"],
                 "category_name": category["name"]}

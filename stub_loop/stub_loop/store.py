@@ -184,6 +184,7 @@ class Store:
             return False
         data = json.loads(rows[0]["data"])
         data.update(detections)
+        data["detections_updated"] = now_iso()
         with self._tx() as db:
             db.execute("UPDATE images SET data = ? WHERE id = ?", (json.dumps(data), image_id))
         return True

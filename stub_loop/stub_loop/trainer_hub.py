@@ -95,8 +95,11 @@ class TrainerHub:
         if status.context and (status.context.organization, status.context.project) != \
                 (training["organization"], training["project"]):
             return
+        history = training.get("states") or []
+        if not history or history[-1] != state:
+            history = [*history, state]
         self.store.update_training(training["id"], state=state, seen_active=True, progress=status.progress,
-                                   errors=status.errors or {}, status=status.model_dump(mode="json"))
+                                   errors=status.errors or {}, status=status.model_dump(mode="json"), states=history)
 
     async def on_update_training(self, sid: str, *args: Any) -> dict[str, Any]:
         data = args[0] if len(args) == 1 else args

@@ -1,0 +1,89 @@
+"""Fetch image ids, image data (100 per request) and image files (a bounded number at once).
+
+Files already on disk are not fetched again; each lands atomically. Corrupt images are dropped, checked with
+`jpeginfo -c` when it is installed (as the reference does) and by decoding otherwise; drops are counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from loop_shared.errors import LoopResponseError
+from loop_shared.loop_client import LoopClient
+
+log = logging.getLogger("trainer.downloader")
+CHUNK = 100
+
+
+def image_is_valid(path: Path) -> bool:
+    if path.stat().st_size == 0:
+        return False
+    if shutil.which("jpeginfo"):
+        result = subprocess.run(["jpeginfo", "-c", str(path)], capture_output=True, text=True, timeout=30)
+        return "OK" in result.stdout
+    return cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR) is not None
+
+
+class Downloader:
+    def __init__(self, client: LoopClient, org: str, project: str, images_dir: Path, concurrency: int) -> None:
+        self.client, self.images_dir, self.concurrency = client, images_dir, concurrency
+        self.base = f"/{org}/projects/{project}"
+        self.progress = 0.0
+        images_dir.mkdir(parents=True, exist_ok=True)
+
+    async def image_ids(self, state: str) -> list[str]:
+        data = await self.client.get_json(f"{self.base}/data", params={"state": state})
+        return [str(i) for i in data.get("image_ids", [])]
+
+    async def image_data(self, ids: list[str],
+                         on_progress: Callable[[float], None] | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            data = await self.client.get_json(f"{self.base}/images", params={"ids": ",".join(chunk)})
+            items.extend(data.get("images", []))
+            if on_progress:
+                on_progress(min(1.0, (start + len(chunk)) / max(1, len(ids))))
+        return items
+
+    def path(self, image_id: str) -> Path:
+        return self.images_dir / f"{image_id}.jpg"
+
+    async def images(self, ids: list[str], on_progress: Callable[[float], None] | None = None) -> tuple[int, int]:
+        """Download what is missing; returns (dropped as corrupt, not downloadable)."""
+        missing = [i for i in ids if not self.path(i).exists()]
+        log.info("%d of %d images already on disk; downloading %d", len(ids) - len(missing), len(ids), len(missing))
+        semaphore = asyncio.Semaphore(self.concurrency)
+        done = corrupt = failed = 0
+
+        async def fetch(image_id: str) -> None:
+            nonlocal done, corrupt, failed
+            async with semaphore:
+                try:
+                    path = await self.client.download(f"{self.base}/images/{image_id}/main", self.images_dir,
+                                                      filename=f"{image_id}.jpg", requires_login=True)
+                except LoopResponseError as e:
+                    log.warning("image %s not downloadable: %s", image_id, e)
+                    failed += 1
+                    return
+                if not await asyncio.to_thread(image_is_valid, path):
+                    os.unlink(path)
+                    corrupt += 1
+                    log.warning("dropped corrupt image %s", image_id)
+                done += 1
+                if on_progress and (done % 50 == 0 or done == len(missing)):
+                    on_progress(done / max(1, len(missing)))
+                    log.info("downloaded %d/%d images", done, len(missing))
+
+        await asyncio.gather(*(fetch(i) for i in missing))
+        return corrupt, failed

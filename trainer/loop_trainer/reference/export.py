@@ -1,0 +1,33 @@
+"""Export the reference detector to ONNX with jax2onnx and check it against JAX on a random input."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import onnx
+import onnxruntime as ort
+from jax2onnx import to_onnx
+
+from .network import Detector, export_function
+
+log = logging.getLogger("reference.export")
+logging.getLogger("jax2onnx").setLevel(logging.WARNING)
+
+
+def export_onnx(model: Detector, resolution: int, path: Path) -> None:
+    forward = export_function(model)
+    proto = to_onnx(forward, [(1, 3, resolution, resolution)])
+    tmp = path.with_suffix(".onnx.tmp")
+    onnx.save(proto, str(tmp))
+    probe = np.random.default_rng(0).random((1, 3, resolution, resolution), dtype=np.float32)
+    session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+    exported = session.run(None, {session.get_inputs()[0].name: probe})[0]
+    difference = float(np.abs(exported - np.asarray(forward(jnp.asarray(probe)))).max())
+    if difference > 1e-2:
+        raise RuntimeError(f"the exported ONNX model differs from the JAX model by {difference}")
+    os.replace(tmp, path)
+    log.info("exported %s (max difference to JAX %.2e)", path.name, difference)

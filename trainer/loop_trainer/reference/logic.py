@@ -1,0 +1,73 @@
+"""The reference TrainerLogic: trains the JAX detector, uploads it as `onnx`, detects with ONNX Runtime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from loop_shared.schemas import BoxDetection, Detections, ModelInformation, PointDetection
+
+from ..logic import Reporter, TrainerLogic, TrainingJob
+
+CONF_THRESHOLD = 0.25
+
+
+class ReferenceTrainerLogic(TrainerLogic):
+    """A small stride-16 one-stage detector (JAX + Flax + Optax), exported with jax2onnx.
+
+    Hyperparameters (all optional): `resolution` (256), `epochs` (40), `batch_size` (16), `learning_rate`
+    (0.003), `eval_every` (4). Box and point categories are learned; points become small boxes whose centres
+    the detector reports as points.
+    """
+
+    model_format = "onnx"
+    architecture = "loop-reference-detector"
+
+    def train(self, job: TrainingJob, reporter: Reporter) -> None:
+        from .train import run  # JAX is imported only in the child process
+
+        run(job, reporter)
+
+    def model_files(self, job: TrainingJob) -> tuple[dict[str, list[Path]], dict[str, Any]]:
+        model = job.output_dir / "model.onnx"
+        if not model.exists():
+            return {}, {}
+        summary = json.loads((job.output_dir / "summary.json").read_text())
+        metadata = {"resolution": summary["resolution"], "categories": summary["categories"],
+                    "output_layout": "ultralytics", "preprocessing": "letterbox", "conf_threshold": CONF_THRESHOLD,
+                    "architecture": self.architecture, "map50": summary["map50"]}
+        return {self.model_format: [model, job.output_dir / "weights.npz"]}, metadata
+
+    def detect(self, job: TrainingJob, model_dir: Path, images: list[Path]) -> list[Detections]:
+        import onnxruntime as ort
+
+        from .data import letterbox, read_rgb
+        from .evaluate import select, to_original
+
+        info = ModelInformation.model_validate(json.loads((model_dir / "model.json").read_text()))
+        session = ort.InferenceSession(str(model_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+        name, size = session.get_inputs()[0].name, int(info.resolution or 256)
+        results = []
+        for path in images:
+            rgb = read_rgb(path)
+            canvas, scale, px, py = letterbox(rgb, size)
+            tensor = (canvas.astype(np.float32) / 255.0).transpose(2, 0, 1)[np.newaxis]
+            output = session.run(None, {name: tensor})[0][0].T  # cells x (4 + classes)
+            detections = Detections(image_id=path.stem)
+            for xyxy, cls, score in select(output[:, :4], output[:, 4:], conf=CONF_THRESHOLD):
+                category = info.categories[cls]
+                x1, y1, x2, y2 = to_original(xyxy, scale, px, py, rgb.shape[1], rgb.shape[0])
+                if category.type == "point":
+                    detections.point_detections.append(PointDetection(
+                        category_name=category.name, category_id=category.id, x=round((x1 + x2) / 2, 1),
+                        y=round((y1 + y2) / 2, 1), model_name=info.version, confidence=round(score, 3)))
+                elif x2 - x1 >= 1 and y2 - y1 >= 1:
+                    detections.box_detections.append(BoxDetection(
+                        category_name=category.name, category_id=category.id, x=round(x1), y=round(y1),
+                        width=round(x2 - x1), height=round(y2 - y1), model_name=info.version,
+                        confidence=round(score, 3)))
+            results.append(detections)
+        return results
