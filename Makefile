@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SERVICES := shared stub_loop detector trainer converter
 PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
-.PHONY: install test lint run bench e2e images base-image clean help compat
+.PHONY: install test lint run bench e2e images base-image wheels up down clean help compat
 
 help:
 	@echo "make install   create .venv with every service, the stub Loop and the dev tools"
@@ -15,7 +15,10 @@ help:
 	@echo "make test      the hermetic test suite (no Docker, no network)"
 	@echo "make lint      ruff and mypy"
 	@echo "make bench     benchmarks; figures printed and written to bench/results/"
-	@echo "make e2e       build the images, run the compose stack, play the whole loop"
+	@echo "make up        build the images and start the compose stack (stub Loop + nodes) in Docker"
+	@echo "make e2e       build the images, run the compose stack, play the whole loop, tear down"
+	@echo "make images    build the node, stub and example images (BASE_IMAGE=$(BASE_IMAGE))"
+	@echo "make compat    the reference client learning_loop_node 0.27 against the stub Loop"
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +40,36 @@ run: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# Docker: this machine's engine cannot pull, so by default the images build FROM a Debian base made here
+# (make base-image) with dependencies from host-downloaded wheels (make wheels). Where pulling works:
+#   make images BASE_IMAGE=python:3.11-slim-bookworm
+BASE_IMAGE ?= loop-nodes/debian-python:bookworm
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+EXAMPLES := detector trainer converter
+
+base-image:
+	@if [ "$(BASE_IMAGE)" = "loop-nodes/debian-python:bookworm" ]; then bash docker/build-base-image.sh; fi
+
+wheels: $(STAMP)
+	bash docker/download_wheels.sh
+
+images: base-image wheels
+	BASE_IMAGE=$(BASE_IMAGE) $(COMPOSE) build
+	for example in $(EXAMPLES); do \
+	  docker build -q -t loop-nodes/example-$$example -f Dockerfiles/examples/$$example/Dockerfile \
+	    Dockerfiles/examples/$$example || exit 1; done
+	docker images "loop-nodes/*" --format "{{.Repository}}:{{.Tag}}  {{.Size}}"
+
+up: images
+	$(COMPOSE) up -d
+	@echo "stub Loop http://localhost:8000  detector http://localhost:8004  (make down to stop)"
+
+down:
+	$(COMPOSE) down
+
+e2e: images
+	COMPOSE="$(COMPOSE)" $(BIN)/pytest -m docker tests/docker -s -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .run build

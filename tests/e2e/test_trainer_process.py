@@ -109,7 +109,7 @@ def test_killed_trainer_resumes_the_same_training(
 
 def test_stop_uploads_the_best_model_and_abort_discards_it(
         stub: Service, loop: httpx.Client, trainer_setup: tuple[Service, Path]) -> None:
-    trainer, data_dir = trainer_setup
+    _, data_dir = trainer_setup
     start_training(loop, hyperparameters={**FAST, "epochs": 200})
     wait_until(lambda: training(loop).get("metrics"), 180, "first metrics")
     assert loop.post(f"/{ORG}/projects/{PROJECT}/trainings/1/stop").status_code == 200

@@ -1,0 +1,1 @@
+"""Example trainer plugin: the reference trainer with smaller, faster defaults."""

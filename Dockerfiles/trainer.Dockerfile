@@ -1,0 +1,28 @@
+# The trainer base image. Extend it with your own logic: see examples/trainer/.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+FROM ${BASE_IMAGE} AS build
+RUN python3 -m venv /opt/venv
+COPY docker/wheels/ /wheels/
+COPY docker/install_deps.py docker/build_venv.sh /build/
+COPY shared/pyproject.toml /src/shared/
+COPY trainer/pyproject.toml /src/trainer/
+RUN /opt/venv/bin/python /build/install_deps.py /src/shared /src/trainer
+COPY shared /src/shared
+COPY trainer /src/trainer
+RUN sh /build/build_venv.sh /src/shared /src/trainer
+
+FROM ${BASE_IMAGE}
+LABEL org.opencontainers.image.title="loop-trainer" org.opencontainers.image.description="Learning Loop trainer node (JAX reference trainer on CPU)"
+RUN apt-get update && apt-get install -y --no-install-recommends jpeginfo \
+    && rm -rf /var/lib/apt/lists/*
+RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin loop && mkdir -p /data && chown loop /data
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 LOOP_DATA_DIR=/data LOOP_NODE_PORT=8005 \
+    LOOP_HOST=learning-loop.ai LOOP_TRAINER_LOGIC=loop_trainer.reference.logic:ReferenceTrainerLogic
+USER loop
+VOLUME /data
+EXPOSE 8005
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python3", "-m", "loop_shared.healthcheck", "/ready"]
+CMD ["loop-trainer"]

@@ -1,0 +1,123 @@
+"""`make e2e`: the compose stack in containers, driven only through the published ports.
+
+Plays the whole loop: the seeded demo model answers, an uncertain image reaches the inbox, a training runs on
+the trainer container, the converter adds its format, the detector follows the new deployment target, and
+after a restart without the Loop the detector serves again from its volume.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from stub_loop.generator import encode_jpeg, render_scene
+
+pytestmark = pytest.mark.docker
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = os.environ.get("COMPOSE", "docker-compose").split()
+PROJECT_NAME = "loop-e2e"
+LOOP = "http://127.0.0.1:8000/api"
+DETECTOR = "http://127.0.0.1:8004"
+DEMO = "/zauberzeug/projects/demo"
+
+
+def compose(*args: str, check: bool = True) -> str:
+    result = subprocess.run([*COMPOSE, "-p", PROJECT_NAME, *args], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"compose {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout + result.stderr
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except (httpx.HTTPError, KeyError, ValueError) as e:
+            last = e
+        time.sleep(1)
+    logs = compose("logs", "--tail", "40", check=False)
+    raise AssertionError(f"{what} not reached within {timeout}s (last error: {last})\n{logs[-6000:]}")
+
+
+@pytest.fixture(scope="module")
+def stack() -> Any:
+    compose("down", "-v", check=False)
+    started = time.monotonic()
+    compose("up", "-d")
+    yield started
+    compose("down", "-v", check=False)
+
+
+def uncertain_image() -> bytes:
+    image = np.zeros((320, 320, 3), np.uint8)
+    image[0:32, 0:32] = (115, 0, 0)  # one cell of the demo colour-grid model at 0.45: uncertain
+    return cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes()
+
+
+def test_the_whole_loop_in_containers(stack: float) -> None:
+    loop = httpx.Client(base_url=LOOP, timeout=60)
+    assert loop.post("/login", data={"username": "admin", "password": "admin"}).status_code == 200
+
+    # within a minute of start-up the detector answers with detections
+    wait_until(lambda: httpx.get(f"{DETECTOR}/ready").status_code == 200, 60, "the detector ready")
+    print(f"detector ready {time.monotonic() - stack:.0f} s after docker compose up")
+    result = httpx.post(f"{DETECTOR}/detect", files={"file": uncertain_image()}).json()
+    assert result["box_detections"] and "uncertain" in result["tags"]
+
+    def inbox_tags() -> list[list[str]]:
+        ids = loop.get(f"{DEMO}/data", params={"state": "inbox"}).json()["image_ids"]
+        return [i["tags"] for i in loop.get(f"{DEMO}/images", params={"ids": ",".join(ids)}).json()["images"]]
+
+    wait_until(lambda: ["uncertain"] in inbox_tags(), 60, "the uncertain image in the Loop's inbox")
+
+    # a training on the trainer container
+    def idle_trainer() -> bool:
+        return any((t["status"] or {}).get("state") == "idle" for t in loop.get("/trainers").json()["trainers"])
+
+    wait_until(idle_trainer, 120, "an idle trainer")
+    response = loop.post(f"{DEMO}/trainings", json={"hyperparameters": {"epochs": 16, "eval_every": 4}})
+    assert response.status_code == 200, response.text
+    training = wait_until(lambda: (t := loop.get(f"{DEMO}/trainings/1").json())["state"] in ("done", "failed")
+                          and t, 600, "the training")
+    assert training["state"] == "done", training
+    model = next(m for m in loop.get(f"{DEMO}/models").json()["models"] if m["id"] == training["model_id"])
+
+    # the converter adds its format
+    wait_until(lambda: "onnx_int8" in next(m for m in loop.get(f"{DEMO}/models").json()["models"]
+                                           if m["id"] == model["id"])["formats"], 120, "the onnx_int8 format")
+
+    # the detector follows the new deployment target
+    loop.put(f"{DEMO}/deployment/target", json={"version": model["version"]})
+    wait_until(lambda: httpx.get(f"{DETECTOR}/model_version").json()["current_version"] == model["version"], 120,
+               "the detector serving the trained model")
+    categories = loop.get(f"{DEMO}").json()["categories"]
+    image, truth = render_scene(np.random.default_rng(99), categories, 320, 240, objects=3)
+    detections = httpx.post(f"{DETECTOR}/detect", files={"file": encode_jpeg(image)},
+                            headers={"autoupload": "disabled"}).json()
+    assert detections["model_version"] == model["version"] and detections["box_detections"], (detections, truth)
+
+    # restart the detector without the Loop: it serves from its volume
+    compose("stop", "loop")
+    compose("restart", "detector")
+    wait_until(lambda: httpx.get(f"{DETECTOR}/ready").status_code == 200, 90, "the restarted detector ready")
+    again = httpx.post(f"{DETECTOR}/detect", files={"file": encode_jpeg(image)},
+                       headers={"autoupload": "disabled"}).json()
+    assert again["model_version"] == model["version"]
+
+    sizes = subprocess.run(["docker", "images", "loop-nodes/*", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"],
+                           capture_output=True, text=True, check=True).stdout
+    print("image sizes:\n" + sizes)
