@@ -1,6 +1,6 @@
 """Print the README's configuration tables from the settings classes, so the docs cannot drift from the code.
 
-Usage: .venv/bin/python scripts/settings_table.py
+Usage: .venv/bin/python scripts/settings_table.py [--write]
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def table(title: str, cls: type[BaseSettings], skip: set[str]) -> str:
     return "\n".join(rows)
 
 
-def main() -> None:
+def tables() -> str:
     shared = NodeSettings.model_fields
     out = []
     for title, cls in SERVICES:
@@ -48,7 +48,26 @@ def main() -> None:
             n for n, f in cls.model_fields.items()
             if n in shared and (f.default, f.description) == (shared[n].default, shared[n].description)}
         out.append(table(title, cls, skip))
-    print("\n\n".join(out))
+    return "\n\n".join(out)
+
+
+def readme_with_tables(readme: str) -> str:
+    start, end = "<!-- settings:start -->", "<!-- settings:end -->"
+    head, _, rest = readme.partition(start)
+    _, _, tail = rest.partition(end)
+    return f"{head}{start}\n{tables()}\n{end}{tail}"
+
+
+def main() -> None:
+    """Rewrite the tables in README.md (with --write) or print them."""
+    import sys
+    from pathlib import Path
+
+    if "--write" in sys.argv:
+        path = Path(__file__).resolve().parents[1] / "README.md"
+        path.write_text(readme_with_tables(path.read_text()))
+    else:
+        print(tables())
 
 
 if __name__ == "__main__":

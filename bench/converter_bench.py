@@ -1,0 +1,50 @@
+"""Converter benchmark: size and inference time of each converted model against its source."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from loop_converter.onnx_converters import OnnxFp16Converter, OnnxInt8Converter
+from loop_shared.model_package import extract_package, read_model_json
+
+from .common import ms, percentiles, table
+
+
+def session_time(path: Path, runs: int) -> float:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    model_input = session.get_inputs()[0]
+    tensor = np.random.default_rng(0).random([d if isinstance(d, int) else 1 for d in model_input.shape],
+                                             dtype=np.float32)
+    session.run(None, {model_input.name: tensor})
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        session.run(None, {model_input.name: tensor})
+        samples.append(time.perf_counter() - started)
+    return percentiles(samples)["p50"]
+
+
+def run(work: Path, models: dict[str, tuple[Path, int]]) -> str:
+    rows = []
+    for name, (package, runs) in models.items():
+        source = extract_package(package, work / f"conv-src-{name.split()[0]}", require_model_json=False)
+        base_time, base_size = session_time(source / "model.onnx", runs), (source / "model.onnx").stat().st_size
+        rows.append([name, "onnx (source)", f"{base_size / 1e6:.2f}", ms(base_time), "1.00"])
+        for converter in (OnnxInt8Converter(), OnnxFp16Converter()):
+            target = work / f"conv-{converter.target_format}-{name.split()[0]}"
+            target.mkdir()
+            started = time.perf_counter()
+            converter.convert(source, read_model_json(source) if (source / "model.json").exists() else {}, target)
+            took = time.perf_counter() - started
+            t = session_time(target / "model.onnx", runs)
+            rows.append([name, f"{converter.target_format} (converted in {took:.1f} s)",
+                         f"{(target / 'model.onnx').stat().st_size / 1e6:.2f}", ms(t), f"{base_time / t:.2f}"])
+    return "\n".join(["## Converter", "",
+                      "ONNX Runtime on CPU, one intra-op thread, `session.run` p50 on the model's input size.", "",
+                      table(["model", "format", "size (MB)", "run p50 (ms)", "speed-up"], rows), ""])

@@ -1,0 +1,167 @@
+"""Detector benchmarks: server against in-process, REST and Socket.IO, concurrency 1 and 4, batch route."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import socketio
+
+from loop_detector import images as image_io
+from loop_detector.onnx_logic import OnnxDetectorLogic
+from loop_detector.postprocess import letterbox
+from loop_detector.settings import DetectorSettings
+from loop_shared.model_package import extract_package, read_model_json
+from loop_shared.schemas import ModelInformation
+from loop_shared.settings import load_settings
+from stub_loop.generator import encode_jpeg, make_categories, render_scene
+
+from .common import ORG, ms, node_env, percentiles, rss_mb, wait_for
+
+
+def scene_jpeg(width: int, height: int) -> bytes:
+    image, _ = render_scene(np.random.default_rng(7), make_categories(2, 0, 0, 0), width, height, objects=3)
+    return encode_jpeg(image)
+
+
+def load(work: Callable[[], None], concurrency: int, count: int) -> tuple[list[float], float]:
+    """Run `work` `count` times from `concurrency` threads; per-call latencies and calls per second."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    per_thread = max(1, count // concurrency)
+
+    def worker() -> None:
+        local = []
+        for _ in range(per_thread):
+            started = time.perf_counter()
+            work()
+            local.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(local)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for future in [pool.submit(worker) for _ in range(concurrency)]:
+            future.result()
+    return latencies, len(latencies) / (time.perf_counter() - started)
+
+
+def rest_caller(url: str, jpeg: bytes) -> Callable[[], Callable[[], None]]:
+    def make() -> Callable[[], None]:
+        client = httpx.Client(timeout=60)
+
+        def call() -> None:
+            response = client.post(f"{url}/detect", files={"file": ("image.jpg", jpeg, "image/jpeg")},
+                                   headers={"autoupload": "disabled"})
+            response.raise_for_status()
+        return call
+    return make
+
+
+def sio_caller(url: str, jpeg: bytes) -> Callable[[], Callable[[], None]]:
+    def make() -> Callable[[], None]:
+        client = socketio.SimpleClient()
+        client.connect(url, socketio_path="/ws/socket.io", transports=["websocket"])
+        payload = {"image": {"format": "jpeg", "bytes": jpeg}, "autoupload": "disabled"}
+
+        def call() -> None:
+            if "error" in client.call("detect", payload, timeout=60):
+                raise RuntimeError("detect failed")
+        return call
+    return make
+
+
+def per_thread(make: Callable[[], Callable[[], None]]) -> Callable[[], None]:
+    """One client per thread (HTTP keep-alive and Socket.IO connections are not shared between threads)."""
+    local = threading.local()
+
+    def call() -> None:
+        if not hasattr(local, "call"):
+            local.call = make()
+        local.call()
+    return call
+
+
+def bench_model(name: str, package: Path, jpeg: bytes, counts: tuple[int, int], loop: httpx.Client, stub: Any,
+                work: Path, start_node: Callable[..., Any]) -> tuple[list[list[Any]], list[str], dict[str, Any]]:
+    project = f"det-{name.split()[0]}"
+    loop.post(f"/{ORG}/projects/generator", json={"project_name": project, "complete": 0, "box_categories": 1})
+    model = loop.post(f"/{ORG}/projects/{project}/onnx", files={"files": ("m.zip", package.read_bytes())}).json()
+    loop.put(f"/{ORG}/projects/{project}/deployment/target", json={"version": model["version"]})
+    started = time.monotonic()
+    detector = start_node("loop-detector", node_env(stub, work / f"detector-{project}", project,
+                                                    LOOP_POLL_INTERVAL="0.2"))
+    wait_for(lambda: httpx.get(f"{detector.url}/ready").status_code == 200, 120, "detector ready")
+    cold = time.monotonic() - started
+    idle = rss_mb(detector.proc.pid)
+
+    settings = load_settings(DetectorSettings, organization="o", project="p")
+    directory = extract_package(package, work / f"inproc-{project}")
+    info = ModelInformation.model_validate({**read_model_json(directory), "id": "x", "organization": "o",
+                                            "project": "p", "version": "1"})
+    logic = OnnxDetectorLogic(info, directory, settings)
+    logic.load()
+    decoded = image_io.decode(jpeg, settings.max_image_bytes, settings.max_image_pixels)
+    resized, _ = letterbox(decoded, logic.width, logic.height, logic.keep_ratio)
+    tensor = np.ascontiguousarray(resized.transpose(2, 0, 1)[np.newaxis], np.float32) / 255
+
+    def in_process() -> None:
+        logic.evaluate(image_io.decode(jpeg, settings.max_image_bytes, settings.max_image_pixels))
+
+    def raw_run() -> None:
+        logic.session.run(None, {logic.input_name: tensor})
+
+    n1, n4 = counts
+    for warm in (in_process, per_thread(rest_caller(detector.url, jpeg)), per_thread(sio_caller(detector.url, jpeg))):
+        load(warm, 2, 4)
+    raw_lat, raw_rps = load(raw_run, 1, n1)
+    inproc_lat, inproc_rps = load(in_process, 1, n1)
+    best_inproc = max(load(in_process, c, n4)[1] for c in (2, 4))
+    rows, peak = [], [idle]
+    results: dict[str, Any] = {}
+    sampler_stop = threading.Event()
+
+    def sample() -> None:
+        while not sampler_stop.is_set():
+            peak.append(rss_mb(detector.proc.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    for transport, maker in (("REST", rest_caller(detector.url, jpeg)), ("Socket.IO", sio_caller(detector.url, jpeg))):
+        for concurrency, count in ((1, n1), (4, n4)):
+            latencies, rps = load(per_thread(maker), concurrency, count)
+            stats = percentiles(latencies)
+            results[(transport, concurrency)] = (stats, rps)
+            rows.append([name, transport, concurrency, f"{rps:.1f}", ms(stats["p50"]), ms(stats["p95"]),
+                         ms(stats["p99"])])
+    batch_client = httpx.Client(timeout=120)
+    batch = [("files", ("i.jpg", jpeg, "image/jpeg"))] * 8
+    _, batch_rps = load(lambda: batch_client.post(f"{detector.url}/detect/batch", files=batch,
+                                                          headers={"autoupload": "disabled"}).raise_for_status(),
+                                1, max(4, n1 // 8))
+    sampler_stop.set()
+    sampler.join()
+    inproc = percentiles(inproc_lat)
+    rows.insert(0, [name, "in-process (decode+pre+run+post)", 1, f"{inproc_rps:.1f}", ms(inproc["p50"]),
+                    ms(inproc["p95"]), ms(inproc["p99"])])
+    rows.insert(0, [name, "raw session.run", 1, f"{raw_rps:.1f}", ms(percentiles(raw_lat)["p50"]),
+                    ms(percentiles(raw_lat)["p95"]), ms(percentiles(raw_lat)["p99"])])
+    rows.append([name, "in-process, best of 2/4 threads", "2-4", f"{best_inproc:.1f}", "", "", ""])
+    rest1, rest4 = results[("REST", 1)], results[("REST", 4)]
+    sio1 = results[("Socket.IO", 1)]
+    notes = [
+        f"- **{name}**: server overhead at concurrency 1 (p50 minus in-process p50): REST "
+        f"{ms(rest1[0]['p50'] - inproc['p50'])} ms, Socket.IO {ms(sio1[0]['p50'] - inproc['p50'])} ms; "
+        f"REST throughput at concurrency 4 is {100 * rest4[1] / best_inproc:.0f}% of the best in-process "
+        f"({rest4[1]:.1f} vs {best_inproc:.1f}/s); batch route (8 images per request) "
+        f"{8 * batch_rps:.1f} images/s vs single requests {rest1[1]:.1f}/s at concurrency 1."]
+    memory = {"cold": cold, "idle": idle, "load": max(peak)}
+    detector.stop()
+    return rows, notes, memory

@@ -1,0 +1,159 @@
+"""`make bench`: every benchmark in one run on this machine; prints the figures and writes bench/results/.
+
+Sections: trainer (two rounds, download throughput), detector (two models, REST and Socket.IO, concurrency 1
+and 4, against in-process and raw session.run, batch route), converter (sizes, speed), outbox (backlog
+delivery and recovery), and each node's cold start and memory. Figures only: nothing here asserts a timing.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.processes import free_port
+
+from . import converter_bench, detector_bench, outbox_bench, trainer_bench
+from .common import ORG, node_env, rss_mb, stub_loop, table, wait_for
+from .models import yolov8n_like_package
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    return (f"{os.cpu_count()} cores ({cpu}), {int(memory) / 2**20:.0f} GiB, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}, commit {commit or 'unknown'}")
+
+
+def package_of(model_dir: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(dest, "w") as archive:
+        for name in ("model.onnx", "weights.npz"):
+            archive.write(model_dir / name, name)
+        import json
+        summary = json.loads((model_dir / "summary.json").read_text())
+        archive.writestr("model.json", json.dumps({"resolution": summary["resolution"],
+                                                   "categories": summary["categories"],
+                                                   "output_layout": "ultralytics"}))
+    return dest
+
+
+def nodes_section(work: Path, loop: httpx.Client, stub: Any, start_node: Any,
+                  detector_memory: dict[str, dict[str, float]]) -> str:
+    rows = []
+    started = time.monotonic()
+    probe = start_node("loop-stub", {"LOOP_NODE_PORT": str(free_port()), "LOOP_DATA_DIR": str(work / "stub2"),
+                                     "LOOP_LOG_LEVEL": "WARNING"}, "/api/status")
+    rows.append(["stub Loop", f"{time.monotonic() - started:.1f}", f"{rss_mb(probe.proc.pid):.0f}", "—"])
+    probe.stop()
+    for name, memory in detector_memory.items():
+        rows.append([f"detector ({name})", f"{memory['cold']:.1f}", f"{memory['idle']:.0f}", f"{memory['load']:.0f}"])
+    loop.post(f"/{ORG}/projects/generator", json={"project_name": "nodes", "complete": 40, "box_categories": 2})
+    for command in ("loop-trainer", "loop-converter"):
+        started = time.monotonic()
+        node = start_node(command, node_env(stub, work / command, "nodes", LOOP_POLL_INTERVAL="1"), "/ready")
+        cold = time.monotonic() - started
+        time.sleep(1)
+        idle, busy = rss_mb(node.proc.pid), "—"
+        if command == "loop-trainer":
+            loop.post(f"/{ORG}/projects/nodes/trainings", json={"hyperparameters": {"epochs": 6, "eval_every": 2}})
+            peak = [idle]
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                peak.append(rss_mb(node.proc.pid))
+                state = loop.get(f"/{ORG}/projects/nodes/trainings/1").json()["state"]
+                if state in ("done", "failed"):
+                    break
+                time.sleep(0.5)
+            busy = f"{max(peak):.0f} (node + training process)"
+        rows.append([command.removeprefix("loop-"), f"{cold:.1f}", f"{idle:.0f}", busy])
+        node.stop()
+    return "\n".join(["## Nodes: cold start and memory", "",
+                      "Cold start: process start until its readiness route answers 200 (detector: model downloaded, "
+                      "loaded and warmed up; trainer: connected to the Loop; converter: first scan done).", "",
+                      table(["node", "cold start to ready (s)", "RSS idle (MB)", "RSS under load (MB)"], rows), ""])
+
+
+def main() -> None:
+    from tests.processes import Service
+
+    work = Path(tempfile.mkdtemp(prefix="loop-bench-"))
+    started_services: list[Service] = []
+
+    def start_node(command: str, env: dict[str, str], ready: str = "/health") -> Service:
+        service = Service(command, env, work / f"{command}-{len(started_services)}.log", ready)
+        started_services.append(service)
+        return service.start()
+
+    sections = []
+    began = time.monotonic()
+    try:
+        with stub_loop(work) as (stub, loop):
+            print("trainer ...", flush=True)
+            trainer_report, trained = trainer_bench.run(work, loop, stub)
+            sections.append(trainer_report)
+            print(trainer_report, flush=True)
+            small = package_of(trained, work / "small.zip")
+            realistic, gflops = yolov8n_like_package(work / "yolov8n_like.zip")
+            print("detector ...", flush=True)
+            rows, notes, memory = [], [], {}
+            for name, package, jpeg, counts in (
+                    ("small (reference trainer, 256 px)", small, detector_bench.scene_jpeg(320, 240), (300, 600)),
+                    (f"realistic (YOLOv8n-sized, 640 px, {gflops:.1f} GFLOPs)", realistic,
+                     detector_bench.scene_jpeg(640, 480), (30, 40))):
+                r, n, m = detector_bench.bench_model(name, package, jpeg, counts, loop, stub, work, start_node)
+                rows += r
+                notes += n
+                memory[name.split(" (")[0]] = m
+            section = "\n".join(["## Detector", "",
+                                 "Requests with `autoupload: disabled` (the outbox has its own section). In-process "
+                                 "is the same ONNX logic called directly in the benchmark process; the server runs "
+                                 "2 inference threads with 1 ONNX Runtime thread each (the defaults).", "",
+                                 table(["model", "path", "concurrency", "req/s", "p50 ms", "p95 ms", "p99 ms"], rows),
+                                 "", *notes, ""])
+            sections.append(section)
+            print(section, flush=True)
+            print("converter ...", flush=True)
+            section = converter_bench.run(work, {"small": (small, 200), "realistic": (realistic, 15)})
+            sections.append(section)
+            print(section, flush=True)
+            print("outbox ...", flush=True)
+            section = outbox_bench.run(work, loop, stub)
+            sections.append(section)
+            print(section, flush=True)
+            print("nodes ...", flush=True)
+            wait_for(lambda: httpx.get(f"{stub.url}/api/status").status_code == 200, 30, "stub back")
+            section = nodes_section(work, loop, stub, start_node, memory)
+            sections.append(section)
+            print(section, flush=True)
+    finally:
+        for service in started_services:
+            service.stop()
+    header = ["# Benchmark results", "", f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+              f"- machine: {machine()}", "- command: `make bench`",
+              f"- duration: {time.monotonic() - began:.0f} s", ""]
+    text = "\n".join(header + sections)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.md").write_text(text)
+    (RESULTS / f"{datetime.now(UTC).strftime('%Y-%m-%d')}.md").write_text(text)
+    print(f"\nwritten to {RESULTS / 'latest.md'}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
