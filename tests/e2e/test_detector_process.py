@@ -227,3 +227,25 @@ def test_restart_without_the_loop_serves_the_cached_model_and_keeps_the_mode(
     result = httpx.post(f"{detector.url}/detect", files={"file": jpeg_of(scene())}).json()
     assert result["model_version"] == "1.0" and len(result["box_detections"]) == 2
     assert httpx.get(f"{detector.url}/model_version").json()["version_control"] == "pause"
+
+
+def test_kill_9_loses_nothing_and_uploads_nothing_twice(
+        stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> None:
+    loop.post(f"/{ORG}/projects/generator", json={"project_name": PROJECT, "complete": 0, "box_categories": 0})
+    upload_model(loop, tmp_path, "v1")
+    deploy(loop, "1.0")
+    env = node_env(stub, tmp_path / "detector", PROJECT, LOOP_POLL_INTERVAL="0.3", LOOP_OUTBOX_BACKOFF_CAP="1")
+    detector = start_node("loop-detector", env)
+    detector.wait_ready(path="/ready")
+    stub.stop()  # the Loop goes away: accepted images wait in the outbox
+    for i in range(20):
+        image = scene()
+        image[100:120, 100:120] = (i * 10, 0, 0)
+        response = httpx.post(f"{detector.url}/detect", files={"file": jpeg_of(image)}, headers={"autoupload": "all"})
+        assert response.status_code == 200
+    detector.kill()
+    stub.start()
+    detector.start()
+    wait_until(lambda: len(inbox_images(loop)) >= 20, timeout=30, what="20 images in the inbox")
+    time.sleep(1.5)
+    assert len(inbox_images(loop)) == 20

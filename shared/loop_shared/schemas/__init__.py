@@ -15,6 +15,7 @@ from .detections import (
     Point,
     PointAnnotation,
     PointDetection,
+    SegmentationAnnotation,
     SegmentationDetection,
     Shape,
 )

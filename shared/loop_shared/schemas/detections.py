@@ -71,6 +71,15 @@ class PointAnnotation(_Wire):
     category_id: str | None = None
 
 
+class SegmentationAnnotation(_Wire):
+    """A polygon annotation, as annotation nodes send it (`update_segmentation_annotation`)."""
+
+    id: str
+    shape: Shape
+    image_id: str
+    category_id: str
+
+
 class ClassificationAnnotation(_Wire):
     category_name: str
     category_id: str | None = None
