@@ -59,6 +59,7 @@ __all__ = [
     "PointAnnotation",
     "PointDetection",
     "PretrainedModel",
+    "SegmentationAnnotation",
     "SegmentationDetection",
     "Shape",
     "SocketResponse",
