@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SERVICES := shared stub_loop detector trainer converter
 PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
-.PHONY: install test lint run bench e2e images base-image wheels up down clean help compat
+.PHONY: install test lint run bench e2e images base-image wheels up down clean help compat lock
 
 help:
 	@echo "make install   create .venv with every service, the stub Loop and the dev tools"
@@ -20,10 +20,10 @@ help:
 	@echo "make images    build the node, stub and example images (BASE_IMAGE=$(BASE_IMAGE))"
 	@echo "make compat    the reference client learning_loop_node 0.27 against the stub Loop"
 
-$(STAMP): $(PYPROJECTS) requirements-dev.txt
+$(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet $(addprefix -e ./,$(SERVICES)) -r requirements-dev.txt
+	$(BIN)/pip install --quiet -c constraints.txt $(addprefix -e ./,$(SERVICES)) -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -70,6 +70,10 @@ down:
 
 e2e: images
 	COMPOSE="$(COMPOSE)" $(BIN)/pytest -m docker tests/docker -s -p no:cacheprovider
+
+lock: $(STAMP)
+	@{ echo "# Exact versions the test suite runs with; make install, make wheels and the Dockerfiles all honour them."; \
+	  echo "# Regenerate with: make lock"; $(BIN)/pip freeze --exclude-editable | sort; } > constraints.txt
 
 clean:
 	rm -rf $(VENV) .run build

@@ -4,7 +4,7 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE} AS build
 RUN python3 -m venv /opt/venv
 COPY docker/wheels/ /wheels/
-COPY docker/install_deps.py docker/build_venv.sh /build/
+COPY docker/install_deps.py docker/build_venv.sh constraints.txt /build/
 COPY shared/pyproject.toml /src/shared/
 COPY detector/pyproject.toml /src/detector/
 RUN /opt/venv/bin/python /build/install_deps.py /src/shared /src/detector

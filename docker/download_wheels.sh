@@ -11,10 +11,12 @@ from install_deps import dependencies
 print("\n".join(dependencies(["shared", "stub_loop", "detector", "trainer", "converter"])))
 PYEOF
 )
+rm -f docker/wheels/*.whl  # exactly the pinned set, nothing stale
 mkdir -p docker/wheels
 # the images run CPython 3.11 on x86_64 Debian bookworm (glibc 2.36)
-echo "$reqs" | xargs $PY -m pip download --quiet --dest docker/wheels --only-binary=:all: \
-  --python-version 3.11 --implementation cp --abi cp311 --platform manylinux_2_34_x86_64 \
-  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+platforms=""
+for minor in $(seq 17 36); do platforms="$platforms --platform manylinux_2_${minor}_x86_64"; done
+echo "$reqs" | xargs $PY -m pip download --quiet --dest docker/wheels --only-binary=:all: --constraint constraints.txt \
+  --python-version 3.11 --implementation cp --abi cp311 $platforms --platform manylinux2014_x86_64 \
   --platform linux_x86_64 --platform any setuptools wheel
 echo "$(ls docker/wheels/*.whl | wc -l) wheels in docker/wheels ($(du -sh docker/wheels | cut -f1))"

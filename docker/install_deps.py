@@ -13,6 +13,7 @@ from pathlib import Path
 
 OWN = {"loop-shared", "loop-stub", "loop-detector", "loop-trainer", "loop-converter"}
 WHEELS = Path("/wheels")
+CONSTRAINTS = Path(__file__).with_name("constraints.txt")
 
 
 def dependencies(project_dirs: list[str]) -> list[str]:
@@ -29,7 +30,8 @@ def dependencies(project_dirs: list[str]) -> list[str]:
 def main() -> int:
     requirements = [*dependencies(sys.argv[1:]), "setuptools>=68", "wheel"]  # the build tools go again later
     source = ["--no-index", "--find-links", str(WHEELS)] if any(WHEELS.glob("*.whl")) else []
-    command = [sys.executable, "-m", "pip", "install", "--no-cache-dir", *source, *requirements]
+    constraints = ["--constraint", str(CONSTRAINTS)] if CONSTRAINTS.exists() else []
+    command = [sys.executable, "-m", "pip", "install", "--no-cache-dir", *source, *constraints, *requirements]
     print("installing:", " ".join(requirements), "(from /wheels)" if source else "(from PyPI)", flush=True)
     return subprocess.call(command)
 
