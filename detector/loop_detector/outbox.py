@@ -1,8 +1,8 @@
 """The durable outbox: images accepted for the Loop's inbox, kept on disk until the Loop has them.
 
-An item is a JPEG and its metadata JSON in `outbox/{priority,normal}/`. Both are staged in `outbox/tmp/` and
-renamed into place, the JSON last, so an item exists exactly when its JSON does (`kill -9` at any moment leaves
-either a whole item or nothing). Items are deleted only after the Loop answered 2xx; their ids are stable, so a
+An item is a JPEG and its metadata JSON in `outbox/{priority,normal}/`. Both are written and fsynced in
+`outbox/tmp/`, then renamed into place, the JSON last, so an item exists exactly when its JSON does (`kill -9` or
+a power cut at any moment leaves either a whole item or nothing). Items are deleted only after the Loop answered 2xx; their ids are stable, so a
 batch re-sent after a crash is recognised by the Loop instead of stored twice.
 
 Delivery: one task sends batches, priority items first, oldest first. Loop down, 5xx or 429: wait with capped
@@ -45,6 +45,22 @@ class Item:
     id: str
     priority: bool
     size: int
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the renames into `directory` survive a power cut, not only a killed process."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def new_item_id() -> str:
@@ -117,11 +133,12 @@ class Outbox:
         with self._lock:
             self._make_room(item, drop_when_full)
         staged_jpg, staged_json = self.tmp_dir / f"{item_id}.jpg", self.tmp_dir / f"{item_id}.json"
-        staged_jpg.write_bytes(jpeg)
-        staged_json.write_bytes(body)
+        _write_durably(staged_jpg, jpeg)
+        _write_durably(staged_json, body)
         final_jpg, final_json = self._files(item)
         os.replace(staged_jpg, final_jpg)
         os.replace(staged_json, final_json)  # the item exists from here on
+        _sync_directory(final_json.parent)
         with self._lock:
             self._queues[priority].append(item)
             self._bytes += item.size
