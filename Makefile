@@ -74,6 +74,7 @@ e2e: images
 lock: $(STAMP)
 	@{ echo "# Exact versions the test suite runs with; make install, make wheels and the Dockerfiles all honour them."; \
 	  echo "# Regenerate with: make lock"; $(BIN)/pip freeze --exclude-editable | sort; } > constraints.txt
+	touch $(STAMP)
 
 clean:
 	rm -rf $(VENV) .run build

@@ -16,7 +16,7 @@ mkdir -p docker/wheels
 # the images run CPython 3.11 on x86_64 Debian bookworm (glibc 2.36)
 platforms=""
 for minor in $(seq 17 36); do platforms="$platforms --platform manylinux_2_${minor}_x86_64"; done
-echo "$reqs" | xargs $PY -m pip download --quiet --dest docker/wheels --only-binary=:all: --constraint constraints.txt \
+echo "$reqs" | xargs -d "\n" $PY -m pip download --quiet --dest docker/wheels --only-binary=:all: --constraint constraints.txt \
   --python-version 3.11 --implementation cp --abi cp311 $platforms --platform manylinux2014_x86_64 \
   --platform linux_x86_64 --platform any setuptools wheel
 echo "$(ls docker/wheels/*.whl | wc -l) wheels in docker/wheels ($(du -sh docker/wheels | cut -f1))"
