@@ -1,4 +1,7 @@
-"""Route dependencies: the long-lived objects the lifespan put on `app.state`."""
+"""Route dependencies: the long-lived objects the lifespan put on `app.state`.
+
+They are `async` so that FastAPI calls them on the event loop instead of hopping to a worker thread.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +15,26 @@ from .metrics import DetectorMetrics
 from .outbox import Outbox
 
 
-def get_engine(request: Request) -> Engine:
+def engine_of(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_deployment(request: Request) -> Deployment:
+async def get_engine(request: Request) -> Engine:
+    return engine_of(request)
+
+
+async def get_deployment(request: Request) -> Deployment:
     deployment: Deployment = request.app.state.deployment
     return deployment
 
 
-def get_outbox(request: Request) -> Outbox:
+async def get_outbox(request: Request) -> Outbox:
     outbox: Outbox = request.app.state.outbox
     return outbox
 
 
-def get_metrics(request: Request) -> DetectorMetrics:
+async def get_metrics(request: Request) -> DetectorMetrics:
     metrics: DetectorMetrics = request.app.state.metrics
     return metrics
 

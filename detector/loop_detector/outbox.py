@@ -2,8 +2,8 @@
 
 An item is a JPEG and its metadata JSON in `outbox/{priority,normal}/`. Both are written and fsynced in
 `outbox/tmp/`, then renamed into place, the JSON last, so an item exists exactly when its JSON does (`kill -9` or
-a power cut at any moment leaves either a whole item or nothing). Items are deleted only after the Loop answered 2xx; their ids are stable, so a
-batch re-sent after a crash is recognised by the Loop instead of stored twice.
+a power cut at any moment leaves either a whole item or nothing). Items are deleted only after the Loop answered
+2xx; their ids are stable, so a batch re-sent after a crash is recognised by the Loop instead of stored twice.
 
 Delivery: one task sends batches, priority items first, oldest first. Loop down, 5xx or 429: wait with capped
 exponential backoff and jitter (429 honours Retry-After). 422 or 413: the batch is split in halves until the

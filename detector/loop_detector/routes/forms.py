@@ -1,13 +1,26 @@
-"""Reading image files from multipart requests, with clear errors for everything else."""
+"""Reading image files from multipart requests, fast, with clear errors for everything else.
+
+The common case (a few file parts, as curl and every HTTP library send them) is split on the boundary with
+byte operations, which costs microseconds; anything unusual falls back to Starlette's full parser.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from ..errors import InputError
+
+_BOUNDARY = re.compile(r'boundary="?([^";,]+)"?', re.IGNORECASE)
+_NAME = re.compile(rb'[; ]name="([^"]*)"', re.IGNORECASE)
+MULTIPART_OVERHEAD = 64 * 1024  # headers and boundaries on top of the images themselves
+
+
+class _Unusual(Exception):
+    """The body is valid multipart we do not split by hand (e.g. nested or oddly framed parts)."""
 
 
 def multipart_body(field: str, many: bool) -> dict[str, Any]:
@@ -19,16 +32,56 @@ def multipart_body(field: str, many: bool) -> dict[str, Any]:
         "schema": {"type": "object", "required": [field], "properties": {field: schema}}}}}}
 
 
-async def read_files(request: Request, field: str, max_files: int = 1000) -> list[bytes]:
+def split_files(body: bytes, boundary: bytes, field: str) -> list[bytes]:
+    """The contents of the file parts named `field`, in order."""
+    sections = body.split(b"--" + boundary)
+    if len(sections) < 3 or not sections[-1].startswith(b"--"):
+        raise _Unusual
+    wanted = field.encode()
+    files = []
+    for section in sections[1:-1]:
+        if not section.startswith(b"\r\n") or not section.endswith(b"\r\n"):
+            raise _Unusual
+        head, sep, content = section[2:-2].partition(b"\r\n\r\n")
+        if not sep:
+            raise _Unusual
+        disposition = next((line for line in head.split(b"\r\n")
+                            if line.lower().startswith(b"content-disposition:")), None)
+        if disposition is None or b"content-transfer-encoding" in head.lower():
+            raise _Unusual
+        name = _NAME.search(disposition)
+        if name and name.group(1) == wanted and b"filename" in disposition.lower():
+            files.append(content)
+    return files
+
+
+async def read_files(request: Request, field: str, max_files: int, max_bytes: int) -> list[bytes]:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise InputError(f"send the image as multipart/form-data field '{field}' (curl -F {field}=@image.jpg); "
                          f"got content type {content_type or 'none'!r}", 415)
+    limit = max_files * max_bytes + MULTIPART_OVERHEAD
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise InputError(f"the request has {length} bytes, more than the limit of {limit}", 413)
+    boundary = _BOUNDARY.search(content_type)
+    if boundary:
+        try:
+            files = split_files(await request.body(), boundary.group(1).encode(), field)
+        except _Unusual:
+            files = await _parse_fully(request, field, max_files)
+    else:
+        files = await _parse_fully(request, field, max_files)
+    if not files:
+        raise InputError(f"no file in multipart field '{field}'", 422)
+    if len(files) > max_files:
+        raise InputError(f"at most {max_files} files per request, got {len(files)}", 413)
+    return files
+
+
+async def _parse_fully(request: Request, field: str, max_files: int) -> list[bytes]:
     try:
         form = await request.form(max_files=max_files)
     except Exception as e:  # python-multipart raises several types for malformed bodies
         raise InputError(f"malformed multipart body: {e}", 400) from e
-    parts = [p for p in form.getlist(field) if isinstance(p, UploadFile)]
-    if not parts:
-        raise InputError(f"no file in multipart field '{field}'", 422)
-    return [await p.read() for p in parts]
+    return [await p.read() for p in form.getlist(field) if isinstance(p, UploadFile)]

@@ -22,8 +22,8 @@ async def upload(request: Request, engine: EngineDep, source: str | None = None,
     Query parameters as in the reference: `source`, `creation_date`, `upload_priority`. Every image is
     validated first; if one is not an image, nothing is queued.
     """
-    files = await read_files(request, "files")
     settings = engine.settings
+    files = await read_files(request, "files", 1000, settings.max_image_bytes)
     for data in files:
         await engine.run(images.check_encoded, data, settings.max_image_bytes, settings.max_image_pixels)
     for data in files:
