@@ -10,7 +10,7 @@ Example::
         source_format = "onnx"
         target_format = "tensorrt"
 
-        def convert(self, source_dir, model_info, target_dir):
+        def convert(self, source_dir, model_info, target_dir, calibration):
             build_engine(source_dir / "model.onnx", target_dir / "model.engine")
             return {"tensorrt_version": trt.__version__}
 """
@@ -27,12 +27,16 @@ class ConverterLogic(ABC):
 
     source_format: ClassVar[str]
     target_format: ClassVar[str]
+    calibration_images: ClassVar[int] = 0
+    """How many of the project's images the conversion wants (e.g. to calibrate a quantization)."""
 
     @abstractmethod
-    def convert(self, source_dir: Path, model_info: dict[str, Any], target_dir: Path) -> dict[str, Any]:
+    def convert(self, source_dir: Path, model_info: dict[str, Any], target_dir: Path,
+                calibration: list[Path]) -> dict[str, Any]:
         """Convert the unpacked source package in `source_dir` into files written to the empty `target_dir`.
 
-        `model_info` is the source model.json. Return the keys to add to (or change in) the target's
-        model.json; `format` is set for you. Runs in a worker thread. Raise any exception to mark the model as
-        failed: the reason is recorded and the model retried later with a growing pause.
+        `model_info` is the source model.json; `calibration` holds up to `calibration_images` JPEGs of the
+        model's project (fewer, or none, when the project has fewer). Return the keys to add to (or change in)
+        the target's model.json; `format` is set for you. Runs in a worker thread. Raise any exception to mark
+        the model as failed: the reason is recorded and the model retried later with a growing pause.
         """

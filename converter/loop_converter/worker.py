@@ -109,11 +109,12 @@ class Worker:
                 model_info = await asyncio.to_thread(read_model_json, source_dir)
             except Exception as e:
                 raise ConversionError(f"cannot fetch the {source} package: {e}") from e
+            calibration = await self._calibration_images(org, project, tmp_dir / "calibration")
             out_dir = tmp_dir / "target"
             out_dir.mkdir()
             started = time.perf_counter()
             try:
-                additions = await asyncio.to_thread(self.logic.convert, source_dir, model_info, out_dir)
+                additions = await asyncio.to_thread(self.logic.convert, source_dir, model_info, out_dir, calibration)
             except Exception as e:
                 raise ConversionError(f"{type(e).__name__}: {e}") from e
             files = [p for p in sorted(out_dir.iterdir()) if p.is_file() and p.name != MODEL_JSON]
@@ -136,6 +137,30 @@ class Worker:
                                       f"{response.text[:200]}")
             log.info("converted model %s of %s/%s from %s to %s in %.1f s", model.get("version"), org, project,
                      source, target, time.perf_counter() - started)
+
+    async def _calibration_images(self, org: str, project: str, directory: Path) -> list[Path]:
+        """Up to `calibration_images` annotated (else any) images of the project; none if the Loop has none."""
+        wanted = self.logic.calibration_images
+        if wanted <= 0:
+            return []
+        ids: list[str] = []
+        for state in ("complete", None):
+            params = {"state": state} if state else {}
+            try:
+                ids = (await self.client.get_json(f"/{org}/projects/{project}/data", params=params))["image_ids"]
+            except (LoopError, KeyError) as e:
+                log.warning("no calibration images from %s/%s: %s", org, project, e)
+                return []
+            if ids:
+                break
+        paths = []
+        for image_id in ids[:wanted]:
+            try:
+                paths.append(await self.client.download(f"/{org}/projects/{project}/images/{image_id}/main",
+                                                        directory, filename=f"{image_id}.jpg", requires_login=True))
+            except LoopError as e:
+                log.warning("calibration image %s not downloadable: %s", image_id, e)
+        return paths
 
     def status(self) -> dict[str, Any]:
         failures = {k: v for k, v in self.records.items.items() if v["status"] == "failed"}

@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from loop_shared.imaging import letterbox, to_tensor
 from loop_shared.schemas import BoxDetection, ImageMetadata, PointDetection
 
 from .logic import DetectorLogic
-from .postprocess import decode, infer_layout, letterbox, select, to_image_boxes
+from .postprocess import decode, infer_layout, select, to_image_boxes
 
-_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+_DTYPES: dict[str, type[np.floating[Any]]] = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
 
 def find_onnx_file(model_dir: Path) -> Path:
@@ -69,8 +70,7 @@ class OnnxDetectorLogic(DetectorLogic):
     def evaluate(self, image: np.ndarray) -> ImageMetadata:
         height, width = image.shape[:2]
         resized, lb = letterbox(image, self.width, self.height, self.keep_ratio)
-        tensor = np.ascontiguousarray(resized.transpose(2, 0, 1)[np.newaxis], dtype=self.input_dtype)
-        tensor *= self.input_dtype(1 / 255)
+        tensor = to_tensor(resized, self.input_dtype)
         output = self.session.run(None, {self.input_name: tensor})[0].astype(np.float32, copy=False)
         boxes, scores, class_ids = decode(output, self.layout, len(self.categories))
         keep = select(boxes, scores, class_ids, self.settings.conf_threshold, self.settings.iou_threshold)

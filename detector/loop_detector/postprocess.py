@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
+from loop_shared.imaging import Letterbox
+
 ULTRALYTICS = "ultralytics"  # [1, 4 + classes, N]: cx, cy, w, h, class scores
 YOLOV5 = "yolov5"            # [1, N, 5 + classes]: cx, cy, w, h, objectness, class scores
-
-
-@dataclass(frozen=True)
-class Letterbox:
-    """How an image was scaled and padded into the model input; `undo` maps model pixels back."""
-
-    scale_x: float
-    scale_y: float
-    pad_x: float
-    pad_y: float
 
 
 def infer_layout(shape: tuple[int, ...], classes: int) -> str:
@@ -72,19 +62,3 @@ def to_image_boxes(boxes: np.ndarray, lb: Letterbox, width: int, height: int) ->
     out[:, [0, 2]] = out[:, [0, 2]].clip(0, width)
     out[:, [1, 3]] = out[:, [1, 3]].clip(0, height)
     return out
-
-
-def letterbox(image: np.ndarray, width: int, height: int, keep_ratio: bool,
-              pad_value: int = 114) -> tuple[np.ndarray, Letterbox]:
-    """Resize `image` into width x height, keeping the aspect ratio with centred padding when asked."""
-    h, w = image.shape[:2]
-    if not keep_ratio:
-        resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-        return resized, Letterbox(width / w, height / h, 0.0, 0.0)
-    scale = min(width / w, height / h)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nw, nh) != (w, h) else image
-    pad_x, pad_y = (width - nw) // 2, (height - nh) // 2
-    canvas = np.full((height, width, 3), pad_value, dtype=np.uint8)
-    canvas[pad_y:pad_y + nh, pad_x:pad_x + nw] = resized
-    return canvas, Letterbox(nw / w, nh / h, float(pad_x), float(pad_y))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -23,9 +24,9 @@ def scenes(count: int = 8) -> list[np.ndarray]:
     images = []
     for _ in range(count):
         image = rng.integers(0, 40, size=(128, 128, 3), dtype=np.uint8)
-        for _ in range(3):
-            r, c, ch = (int(v) for v in rng.integers(0, 4, 3))
-            image[r * 32:(r + 1) * 32, c * 32:(c + 1) * 32, ch % 3] = int(rng.integers(90, 256))
+        for cell in rng.choice(16, size=3, replace=False):  # distinct cells: one dominant colour each
+            r, c, ch = int(cell) // 4, int(cell) % 4, int(rng.integers(0, 3))
+            image[r * 32:(r + 1) * 32, c * 32:(c + 1) * 32, ch] = int(rng.integers(90, 256))
         images.append(image)
     return images
 
@@ -37,12 +38,24 @@ def logic_for(directory: Path) -> OnnxDetectorLogic:
     return logic
 
 
-@pytest.mark.parametrize("converter", [OnnxInt8Converter(), OnnxFp16Converter()], ids=["int8", "fp16"])
-def test_converted_model_detects_what_the_source_detects(tmp_path: Path, converter: ConverterLogic) -> None:
+@pytest.mark.parametrize(("converter", "calibrated", "mode"), [
+    (OnnxInt8Converter(), True, "int8_static"), (OnnxInt8Converter(), False, "int8_dynamic"),
+    (OnnxFp16Converter(), False, None)], ids=["int8-static", "int8-dynamic", "fp16"])
+def test_converted_model_detects_what_the_source_detects(tmp_path: Path, converter: ConverterLogic,
+                                                         calibrated: bool, mode: str | None) -> None:
     source = extract_package(grid_package(tmp_path / "src.zip", conv=True, extra=IDENTITY), tmp_path / "source")
     target = tmp_path / "target"
     target.mkdir()
-    additions = converter.convert(source, read_model_json(source), target)
+    calibration = []
+    if calibrated:
+        bright = np.zeros((128, 128, 3), np.uint8)
+        bright[0:32, 0:32, 0], bright[0:32, 32:64, 1], bright[0:32, 64:96, 2] = 255, 255, 255
+        for i, image in enumerate([*scenes(6), bright]):  # calibration covers the full range, as real data does
+            path = tmp_path / f"calibration{i}.jpg"
+            cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            calibration.append(path)
+    additions = converter.convert(source, read_model_json(source), target, calibration)
+    assert additions.get("quantization") == mode
     write_json_atomic(target / "model.json", {**read_model_json(source), **additions,
                                               "format": converter.target_format})
     original, converted = logic_for(source), logic_for(target)
@@ -54,7 +67,7 @@ def test_converted_model_detects_what_the_source_detects(tmp_path: Path, convert
              for d in converted.evaluate(image).box_detections}
         confident = {k for k, v in a.items() if v > 0.3}
         assert confident <= set(b), "a confident source detection is missing after conversion"
-        for key in confident:
-            assert abs(a[key] - b[key]) < 0.03
+        for key in confident:  # activations in 8 bits cost more precision than weights alone
+            assert abs(a[key] - b[key]) < (0.1 if mode == "int8_static" else 0.03)
             compared += 1
     assert compared >= 10

@@ -67,7 +67,7 @@ def test_seed_scenario_and_a_corrupt_package_that_does_not_block(
     download = loop.get(f"/{ORG}/projects/demo/models/{model['id']}/format_b/file")
     with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
         model_json = json.loads(archive.read("model.json"))
-    assert model_json["format"] == "format_b" and model_json["quantization"] == "int8_dynamic"
+    assert model_json["format"] == "format_b" and model_json["quantization"] == "int8_dynamic"  # no images
     assert model_json["id"] == model["id"] and model_json["version"] == "1.1" and model_json["resolution"] == 64
 
     status = httpx.get(f"{converter.url}/status").json()

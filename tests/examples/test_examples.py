@@ -55,7 +55,7 @@ def test_ort_format_converter_gives_the_same_outputs(tmp_path: Path) -> None:
     source = extract_package(grid_package(tmp_path / "g.zip", conv=True, extra=IDENTITY), tmp_path / "src")
     target = tmp_path / "dst"
     target.mkdir()
-    additions = OrtFormatConverter().convert(source, read_model_json(source), target)
+    additions = OrtFormatConverter().convert(source, read_model_json(source), target, [])
     assert additions["runtime_format"] == "ort" and (target / "model.ort").read_bytes()[4:8] == b"ORTM"
     probe = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
     outputs = [ort.InferenceSession(str(path)).run(None, {"images": probe})[0]

@@ -9,24 +9,17 @@ from typing import Any
 import cv2
 import numpy as np
 
+from loop_shared.imaging import letterbox as shared_letterbox
+
 from .network import ANCHOR, STRIDE
 
 POINT_BOX = 16.0  # points are learned as small boxes around them; the detector reports their centres
 
 
-def letterbox(rgb: np.ndarray, size: int, pad_value: int = 114) -> tuple[np.ndarray, float, float, float]:
-    """Resize into size x size keeping the aspect ratio, centred padding: exactly what the detector does.
-
-    Returns the image and (scale, pad_x, pad_y) to map original pixels into it.
-    """
-    h, w = rgb.shape[:2]
-    scale = min(size / w, size / h)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    resized = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nw, nh) != (w, h) else rgb
-    pad_x, pad_y = (size - nw) // 2, (size - nh) // 2
-    canvas = np.full((size, size, 3), pad_value, dtype=np.uint8)
-    canvas[pad_y:pad_y + nh, pad_x:pad_x + nw] = resized
-    return canvas, nw / w, float(pad_x), float(pad_y)
+def letterbox(rgb: np.ndarray, size: int) -> tuple[np.ndarray, float, float, float]:
+    """Into size x size exactly as the detector does (the shared letterbox); returns image, scale, pad x, pad y."""
+    canvas, box = shared_letterbox(rgb, size, size)
+    return canvas, box.scale_x, box.pad_x, box.pad_y
 
 
 def read_rgb(path: Path) -> np.ndarray:

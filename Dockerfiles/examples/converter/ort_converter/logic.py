@@ -18,7 +18,8 @@ class OrtFormatConverter(ConverterLogic):
     source_format = "onnx"
     target_format = "ort"
 
-    def convert(self, source_dir: Path, model_info: dict[str, Any], target_dir: Path) -> dict[str, Any]:
+    def convert(self, source_dir: Path, model_info: dict[str, Any], target_dir: Path,
+                calibration: list[Path]) -> dict[str, Any]:
         target = target_dir / "model.ort"
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
