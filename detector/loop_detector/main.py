@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-
-from loop_shared.errors import PluginError
-from loop_shared.logs import configure_logging
-from loop_shared.server import serve
-from loop_shared.settings import load_settings_or_exit
+from loop_shared.server import run_node
 
 from .app import create_app
 from .settings import DetectorSettings
 
 
 def main() -> None:
-    settings = load_settings_or_exit(DetectorSettings)
-    configure_logging(settings.log_level, [settings.password.get_secret_value()])
-    try:
-        app = create_app(settings)
-    except PluginError as e:
-        print(f"configuration error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
-    serve(app, settings, "detector")
+    run_node(DetectorSettings, create_app, "detector")
 
 
 if __name__ == "__main__":

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from loop_shared.logs import configure_logging
-from loop_shared.server import serve
-from loop_shared.settings import load_settings_or_exit
+from loop_shared.server import run_node
 
 from .app import create_app
 from .settings import StubSettings
 
 
 def main() -> None:
-    settings = load_settings_or_exit(StubSettings)
-    configure_logging(settings.log_level, [settings.password.get_secret_value()])
-    serve(create_app(settings), settings, "stub Loop")
+    run_node(StubSettings, create_app, "stub Loop")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import pytest
 
 from stub_loop.grid_model import grid_package
 from tests.conftest import ORG, node_env
-from tests.processes import Service
+from tests.processes import Service, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
@@ -26,12 +26,6 @@ def curl(*args: str) -> dict:
     return json.loads(subprocess.run(["curl", "-s", *args], capture_output=True, check=True, timeout=60).stdout)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(0.2)
 
 
 def converter_env(stub: Service, data_dir: Path) -> dict[str, str]:

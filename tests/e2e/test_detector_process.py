@@ -19,7 +19,7 @@ import socketio
 
 from stub_loop.grid_model import grid_categories, grid_package
 from tests.conftest import ORG, node_env
-from tests.processes import Service
+from tests.processes import Service, wait_until
 
 PROJECT = "detproj"
 
@@ -46,12 +46,6 @@ def deploy(loop: httpx.Client, version: str) -> None:
     assert loop.put(f"/{ORG}/projects/{PROJECT}/deployment/target", json={"version": version}).status_code == 200
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(0.1)
 
 
 @pytest.fixture

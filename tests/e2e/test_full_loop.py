@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,19 +11,11 @@ import numpy as np
 
 from stub_loop.generator import encode_jpeg, render_scene
 from tests.conftest import ORG, node_env
-from tests.processes import Service
+from tests.processes import Service, wait_until
 
 PROJECT = "loopproj"
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"{what} not reached within {timeout}s")
 
 
 def iou(a: dict[str, Any], b: dict[str, Any]) -> float:

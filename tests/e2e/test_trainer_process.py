@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import ORG, node_env
-from tests.processes import Service
+from tests.processes import Service, wait_until
 
 PROJECT = "trainproj"
 FAST = {"epochs": 3, "resolution": 128, "eval_every": 1}
@@ -20,14 +19,6 @@ ALL_STATES = ["data_downloading", "train_model_downloading", "running", "confusi
               "train_model_uploading", "detecting", "detection_uploading"]
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"{what} not reached within {timeout}s")
 
 
 def training(loop: httpx.Client, number: int = 1) -> dict[str, Any]:
