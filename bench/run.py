@@ -123,7 +123,7 @@ def main() -> None:
             section = "\n".join(["## Detector", "",
                                  "Requests with `autoupload: disabled` (the outbox has its own section). In-process "
                                  "is the same ONNX logic called directly in the benchmark process; the server runs "
-                                 "2 inference threads with 1 ONNX Runtime thread each (the defaults). The load "
+                                 "3 inference threads with 1 ONNX Runtime thread each (the defaults). The load "
                                  "generator runs on the same 2 cores: REST uses a lean http.client with a prebuilt "
                                  "body; Socket.IO uses python-socketio clients, whose own CPU cost is included.", "",
                                  table(["model", "path", "concurrency", "req/s", "p50 ms", "p95 ms", "p99 ms"], rows),

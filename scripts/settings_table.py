@@ -21,7 +21,7 @@ SERVICES: list[tuple[str, type[BaseSettings]]] = [
 def default_of(field: object) -> str:
     factory = getattr(field, "default_factory", None)
     if factory is not None:
-        return "number of CPUs" if any("cpu" in n for n in factory.__code__.co_names) else "computed"
+        return "CPUs + 1" if any("cpu" in n for n in factory.__code__.co_names) else "computed"
     value = field.default
     if value is None or value == "":
         return "—"

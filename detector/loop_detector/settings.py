@@ -19,8 +19,9 @@ class DetectorSettings(NodeSettings):
     conf_threshold: float = Field(0.2, ge=0, le=1, description="Detections below this confidence are dropped.")
     iou_threshold: float = Field(0.45, gt=0, le=1, description="IoU above which NMS suppresses a box of the "
                                  "same class.")
-    inference_workers: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1,
-                                   description="Threads running decode and inference concurrently.")
+    inference_workers: int = Field(default_factory=lambda: (os.cpu_count() or 2) + 1, ge=1,
+                                   description="Threads running decode and inference concurrently (one more than "
+                                   "CPUs, so that one decodes while the others infer).")
     ort_intra_threads: int = Field(1, ge=0, description="ONNX Runtime intra-op threads per inference (0: "
                                    "runtime default).")
     max_image_bytes: int = Field(32 * 2**20, gt=0, description="Largest accepted image upload in bytes.")
