@@ -7,6 +7,7 @@ delivery and recovery), and each node's cold start and memory. Figures only: not
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -45,7 +46,6 @@ def package_of(model_dir: Path, dest: Path) -> Path:
     with zipfile.ZipFile(dest, "w") as archive:
         for name in ("model.onnx", "weights.npz"):
             archive.write(model_dir / name, name)
-        import json
         summary = json.loads((model_dir / "summary.json").read_text())
         archive.writestr("model.json", json.dumps({"resolution": summary["resolution"],
                                                    "categories": summary["categories"],

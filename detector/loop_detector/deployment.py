@@ -120,7 +120,7 @@ class Deployment:
             data = await self.client.get_json(f"{self.client.project_path}/deployment/target")
             self.errors.pop("deployment_target", None)
         except LoopError as e:
-            if "HTTP 404" not in str(e):
+            if getattr(e, "status_code", None) != 404:  # 404: no target set yet, nothing to report
                 self.errors["deployment_target"] = str(e)
                 log.warning("cannot read the deployment target: %s", e)
             return None

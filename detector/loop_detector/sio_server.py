@@ -104,11 +104,10 @@ def create_sio(engine: Engine, deployment: Deployment, outbox: Outbox) -> socket
                 det.category_id = ids.get(det.category_name, "")
         metadata.tags.append("picked_by_system")
         metadata.created = metadata.created or now_created()
-        array = image.array
-        if image.encoded is not None:
-            settings = engine.settings
-            array = await engine.run(images.decode, image.encoded, settings.max_image_bytes, max_pixels)
-        await engine.run(engine.queue_upload, image, array, metadata, bool(data.get("upload_priority")), False)
+        if image.encoded is not None:  # validated as REST /upload does; JPEG bytes are queued as they are
+            await engine.run(images.check_encoded, image.encoded, engine.settings.max_image_bytes, max_pixels)
+        await engine.run(engine.queue_upload, image, image.array, metadata, bool(data.get("upload_priority")),
+                         False)
         return {"status": "OK"}
 
     async def info(sid: str, data: Any = None) -> dict[str, Any]:

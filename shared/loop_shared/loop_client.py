@@ -109,19 +109,16 @@ class LoopClient:
                 log.warning("%s %s failed (%s); retrying in %.1f s", method, path, type(e).__name__, delay)
                 await asyncio.sleep(delay)
                 continue
-            if response.status_code == 429 or response.status_code >= 500:
-                if last:
-                    if response.status_code == 429:
-                        return response
-                    raise LoopUnavailableError(f"{method} {path}: HTTP {response.status_code} after {attempts} "
-                                               "attempts", response.status_code)
-                delay = backoff.next_delay()
+            wait = _retry_delay(response, backoff)
+            if wait is None:
+                return response
+            if last:
                 if response.status_code == 429:
-                    delay = retry_after_seconds(response.headers.get("retry-after"), delay)
-                log.warning("%s %s answered %d; retrying in %.1f s", method, path, response.status_code, delay)
-                await asyncio.sleep(delay)
-                continue
-            return response
+                    return response
+                raise LoopUnavailableError(f"{method} {path}: HTTP {response.status_code} after {attempts} "
+                                           "attempts", response.status_code)
+            log.warning("%s %s answered %d; retrying in %.1f s", method, path, response.status_code, wait)
+            await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
@@ -157,10 +154,11 @@ class LoopClient:
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 async with self._http.stream("GET", path, timeout=timeout) as response:
-                    if response.status_code == 429 or response.status_code >= 500:
+                    delay = _retry_delay(response, backoff)
+                    if delay is not None:
                         if attempt == self.retry.attempts:
-                            raise LoopUnavailableError(f"GET {path}: HTTP {response.status_code}")
-                        delay = retry_after_seconds(response.headers.get("retry-after"), backoff.next_delay())
+                            raise LoopUnavailableError(f"GET {path}: HTTP {response.status_code}",
+                                                       response.status_code)
                         await asyncio.sleep(delay)
                         continue
                     if response.status_code != 200:
@@ -185,6 +183,19 @@ class LoopClient:
                     raise LoopUnavailableError(f"GET {path}: {type(e).__name__}: {e}") from e
                 await asyncio.sleep(backoff.next_delay())
         raise AssertionError("unreachable")
+
+
+def _retry_delay(response: httpx.Response, backoff: Backoff) -> float | None:
+    """How long to wait before repeating a request that got this answer; None when it is final (not 429/5xx).
+
+    429 waits as long as Retry-After says; 5xx and a 429 without the header take the next backoff delay.
+    """
+    if response.status_code != 429 and response.status_code < 500:
+        return None
+    delay = backoff.next_delay()
+    if response.status_code == 429:
+        delay = retry_after_seconds(response.headers.get("retry-after"), delay)
+    return delay
 
 
 def _filename_from(header: str | None) -> str | None:

@@ -7,6 +7,7 @@ Files already on disk are not fetched again; each lands atomically. Corrupt imag
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import shutil
@@ -25,10 +26,15 @@ log = logging.getLogger("trainer.downloader")
 CHUNK = 100
 
 
+@functools.cache
+def _has_jpeginfo() -> bool:
+    return shutil.which("jpeginfo") is not None
+
+
 def image_is_valid(path: Path) -> bool:
     if path.stat().st_size == 0:
         return False
-    if shutil.which("jpeginfo"):
+    if _has_jpeginfo():
         result = subprocess.run(["jpeginfo", "-c", str(path)], capture_output=True, text=True, timeout=30)
         return "OK" in result.stdout
     return cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR) is not None

@@ -81,6 +81,13 @@ class Lifecycle:
                            categories=record.categories, hyperparameters=record.hyperparameters,
                            model_variant=record.model_variant, base_model_dir=base if base.exists() else None)
 
+    def _write_job(self, record: TrainingRecord) -> tuple[TrainingJob, Path]:
+        """The job as the child process reads it, in the training folder."""
+        job = self.job(record)
+        job_file = job.training_dir / "job.json"
+        job_file.write_text(job.model_dump_json())
+        return job, job_file
+
     def _save(self) -> None:
         if self.record is not None:
             self.record.save(self.record_path)
@@ -266,10 +273,8 @@ class Lifecycle:
             archive.unlink(missing_ok=True)
 
     async def _step_run_training(self, record: TrainingRecord) -> None:
-        job = self.job(record)
+        job, job_file = self._write_job(record)
         job.output_dir.mkdir(parents=True, exist_ok=True)
-        job_file = job.training_dir / "job.json"
-        job_file.write_text(job.model_dump_json())
         self.child = ChildProcess(self.settings.trainer_logic, job.training_dir / "training.log",
                                   job.training_dir / "progress.jsonl")
         if record.stop_requested:
@@ -364,8 +369,7 @@ class Lifecycle:
         await downloader.images(ids)
         images = [str(downloader.path(i)) for i in ids if downloader.path(i).exists()]
         write_json_atomic(tdir / "detect_images.json", images)
-        job_file = tdir / "job.json"
-        job_file.write_text(job.model_dump_json())
+        _, job_file = self._write_job(record)
         self.child = ChildProcess(self.settings.trainer_logic, tdir / "detect.log", tdir / "progress.jsonl")
         try:
             await self.child.run(["detect", str(job_file), str(model_dir), str(tdir / "detect_images.json"),
