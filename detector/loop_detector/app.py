@@ -36,6 +36,7 @@ class RequestMetrics:
 
     def __init__(self, app: ASGIApp, metrics: DetectorMetrics) -> None:
         self.app, self.metrics = app, metrics
+        self.latency = {path: metrics.latency.labels(route=path) for path in MEASURED}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -54,7 +55,20 @@ class RequestMetrics:
             await self.app(scope, receive, send_wrapper)
         finally:
             self.metrics.requests.labels(route=path, status=str(status)).inc()
-            self.metrics.latency.labels(route=path).observe(time.perf_counter() - started)
+            self.latency[path].observe(time.perf_counter() - started)
+
+
+def document_paths(app: FastAPI, paths: dict[str, Any]) -> None:
+    """Add path items served outside FastAPI's routing (the hot path) to the app's OpenAPI schema."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema["paths"] = {**paths, **schema.get("paths", {})}
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def load_logic_class(settings: DetectorSettings) -> type[DetectorLogic]:
@@ -89,8 +103,10 @@ def create_app(settings: DetectorSettings, logic_cls: type[DetectorLogic] | None
     app.state.settings, app.state.engine, app.state.deployment = settings, engine, deployment
     app.state.outbox, app.state.metrics = outbox, metrics
     install_error_handlers(app)
-    for module in (detect, upload, control, health):
+    for module in (upload, control, health):
         app.include_router(module.router)
-    app.add_middleware(RequestMetrics, metrics=metrics)
+    document_paths(app, detect.OPENAPI_PATHS)
     sio = create_sio(engine, deployment, outbox)
-    return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="/ws/socket.io")
+    # outermost first: request metrics, the inference hot path, Socket.IO, then FastAPI for everything else
+    served = socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="/ws/socket.io")
+    return RequestMetrics(detect.DetectRoutes(served, engine), metrics)

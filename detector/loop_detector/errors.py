@@ -22,6 +22,10 @@ class InputError(DetectorError):
         self.status_code = status_code
 
 
+class MethodNotAllowedError(DetectorError):
+    status_code = 405
+
+
 class NotReadyError(DetectorError):
     """No model is loaded yet."""
 
@@ -40,14 +44,21 @@ class LogicError(DetectorError):
     status_code = 500
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DetectorError)
-    async def domain_error(request: Request, exc: DetectorError) -> JSONResponse:
+def answer(exc: Exception, where: str) -> tuple[int, dict[str, str]]:
+    """The status and body a request gets for an error: ours say what went wrong, anything else is a logged 500."""
+    if isinstance(exc, DetectorError):
         if exc.status_code >= 500:
-            log.warning("%s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+            log.warning("%s: %s", where, exc)
+        return exc.status_code, {"detail": str(exc)}
+    log.error("unexpected error in %s", where, exc_info=exc)
+    return 500, {"detail": "internal error; see the detector log"}
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error in %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error; see the detector log"}, status_code=500)
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def mapped(request: Request, exc: Exception) -> JSONResponse:
+        status, body = answer(exc, f"{request.method} {request.url.path}")
+        return JSONResponse(body, status_code=status)
+
+    # ours are answered where they happen; anything else reaches Starlette's outermost error middleware
+    app.add_exception_handler(DetectorError, mapped)
+    app.add_exception_handler(Exception, mapped)

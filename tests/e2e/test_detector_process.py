@@ -140,6 +140,40 @@ def test_bad_input_gets_4xx_and_the_service_keeps_serving(detector: Service) -> 
     assert "Traceback" not in detector.log()
 
 
+def test_detect_routes_served_in_front_of_fastapi_behave_like_the_rest_of_the_api(detector: Service) -> None:
+    good, other = jpeg_of(scene()), jpeg_of(scene()[::-1])
+    batch = httpx.post(f"{detector.url}/detect/batch", files=[("files", good), ("files", other)],
+                       headers={"autoupload": "disabled", "tags": "b"})
+    assert batch.status_code == 200 and batch.headers["content-type"] == "application/json"
+    items = batch.json()["items"]
+    assert [{b["y"] for b in item["box_detections"]} for item in items] == [{0, 64}, {96, 32}]
+    assert all(item["tags"] == ["b"] for item in items)
+    wrong_method = httpx.get(f"{detector.url}/detect")
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
+    assert "POST" in wrong_method.json()["detail"]
+    # a body the byte-level split does not take (a part with Content-Transfer-Encoding) goes to the full parser
+    body = (b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+            b"Content-Transfer-Encoding: binary\r\n\r\n" + good + b"\r\n--xyz--\r\n")
+    unusual = httpx.post(f"{detector.url}/detect", content=body,
+                         headers={"content-type": 'multipart/form-data; boundary="xyz"'})
+    assert unusual.status_code == 200 and len(unusual.json()["box_detections"]) == 2
+    # a chunked body (no Content-Length) is cut off at the limit, not read to the end
+    limit = 32 * 2**20 + 64 * 1024  # one image of LOOP_MAX_IMAGE_BYTES plus the multipart allowance
+    chunks = (b"--xyz\r\n" + b"x" * (2**20) for _ in range(limit // 2**20 + 2))
+    chunked = httpx.post(f"{detector.url}/detect", content=chunks,
+                         headers={"content-type": "multipart/form-data; boundary=xyz"})
+    assert chunked.status_code == 413 and "limit" in chunked.json()["detail"]
+    schema = httpx.get(f"{detector.url}/openapi.json").json()
+    detect = schema["paths"]["/detect"]["post"]
+    assert {p["name"] for p in detect["parameters"]} >= {"autoupload", "camera-id", "tags"}
+    assert "multipart/form-data" in detect["requestBody"]["content"] and "/upload" in schema["paths"]
+    assert "/detect/batch" in schema["paths"]
+    metrics = httpx.get(f"{detector.url}/metrics").text
+    assert 'loop_detector_requests_total{route="/detect",status="405"} 1.0' in metrics
+    assert 'loop_detector_requests_total{route="/detect/batch",status="200"} 1.0' in metrics
+    assert "Traceback" not in detector.log()
+
+
 def test_upload_and_control_routes(detector: Service, loop: httpx.Client) -> None:
     response = httpx.post(f"{detector.url}/upload", params={"source": "cli", "upload_priority": "true"},
                           files=[("files", jpeg_of(scene())), ("files", jpeg_of(scene()[::-1]))])

@@ -1,23 +1,28 @@
-"""`POST /detect` (drop-in for the reference detector) and `POST /detect/batch`.
+"""`POST /detect` (drop-in for the reference detector) and `POST /detect/batch`: the hot path.
 
-These are the hot path: headers are read straight from the request (documented for OpenAPI below) instead of
-going through FastAPI's per-parameter validation, which costs more than the rest of the request handling.
+Both are served by a plain ASGI handler placed in front of the FastAPI app, so an inference request skips
+FastAPI's middleware stack, routing and endpoint machinery (they cost more than the rest of the request handling
+with a small model). Per request the event loop only reads the headers and the body and splits the multipart body
+with byte operations; decoding, inference and JSON encoding happen together in one inference thread. Errors are
+mapped by `errors.answer`, the same mapping the FastAPI routes use. FastAPI still describes both routes in
+`/docs` and `/openapi.json` (see `OPENAPI_PATHS`).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loop_shared.schemas import ImagesMetadata
 
-from ..deps import engine_of
-from ..engine import Autoupload, DetectOptions, ImageInput
+from ..engine import Autoupload, DetectOptions, Engine, ImageInput
+from ..errors import MethodNotAllowedError, answer
 from .forms import multipart_body, read_files
 
-router = APIRouter(tags=["inference"])
-
+MAX_BATCH = 256
 HEADERS = [
     ("autoupload", "filtered (default: upload if relevant), all, or disabled"),
     ("camera-id", "groups images for the active-learning memory (camera_id is accepted too)"),
@@ -27,44 +32,83 @@ HEADERS = [
 ]
 
 
-def openapi(field: str, many: bool) -> dict[str, Any]:
+def _operation(field: str, many: bool, summary: str, description: str, answer_text: str) -> dict[str, Any]:
     parameters = [{"name": name, "in": "header", "required": False, "description": text,
                    "schema": {"type": "string"}} for name, text in HEADERS]
-    return {**multipart_body(field, many), "parameters": parameters}
+    return {"post": {"tags": ["inference"], "summary": summary, "description": description,
+                     "parameters": parameters, **multipart_body(field, many),
+                     "responses": {"200": {"description": answer_text},
+                                   "4XX": {"description": "`{\"detail\": message}`: what is wrong with the request"},
+                                   "503": {"description": "no model loaded yet"}}}}
+
+
+OPENAPI_PATHS = {
+    "/detect": _operation(
+        "file", False, "Detect",
+        "Detect objects in one image (multipart field `file`).\n\n"
+        "Example: `curl -F file=@image.jpg -H 'camera-id: front' localhost:8004/detect`.",
+        "ImageMetadata: detections in original-image pixels"),
+    "/detect/batch": _operation(
+        "files", True, "Detect Batch",
+        "Detect objects in several images (repeated multipart field `files`), answered in request order.",
+        "{\"items\": [ImageMetadata, ...]} in request order"),
+}
 
 
 def parse_tags(value: str | None) -> list[str]:
     return [t.strip() for t in (value or "").split(",") if t.strip()]
 
 
-def detect_options(request: Request) -> DetectOptions:
+def detect_options(headers: dict[str, str]) -> DetectOptions:
     # `camera_id`/`creation_date` with underscores are what the reference README shows; accept both spellings
-    h = request.headers
+    h = headers
     return DetectOptions(camera_id=h.get("camera-id") or h.get("camera_id"), tags=parse_tags(h.get("tags")),
                          source=h.get("source"), created=h.get("creation-date") or h.get("creation_date"),
                          autoupload=Autoupload.parse(h.get("autoupload")))
 
 
-@router.post("/detect", openapi_extra=openapi("file", many=False),
-             responses={200: {"description": "ImageMetadata: detections in original-image pixels"}})
-async def detect(request: Request) -> Response:
-    """Detect objects in one image (multipart field `file`).
-
-    Example: `curl -F file=@image.jpg -H 'camera-id: front' localhost:8004/detect`.
-    """
-    engine = engine_of(request)
-    options = detect_options(request)
-    data = (await read_files(request, "file", 1, engine.settings.max_image_bytes))[0]
-    [metadata] = await engine.detect([ImageInput(encoded=data)], options)
-    return Response(metadata.model_dump_json(), media_type="application/json")
+def _first_values(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI header pairs (names already lower-case) as a dict; the first of repeated headers wins."""
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return headers
 
 
-@router.post("/detect/batch", openapi_extra=openapi("files", many=True),
-             responses={200: {"description": "{\"items\": [ImageMetadata, ...]} in request order"}})
-async def detect_batch(request: Request) -> Response:
-    """Detect objects in several images (repeated multipart field `files`), answered in request order."""
-    engine = engine_of(request)
-    options = detect_options(request)
-    files = await read_files(request, "files", 256, engine.settings.max_image_bytes)
-    items = await engine.detect([ImageInput(encoded=f) for f in files], options)
-    return Response(ImagesMetadata(items=items).model_dump_json(), media_type="application/json")
+class DetectRoutes:
+    """ASGI app serving `/detect` and `/detect/batch`; every other request goes on to `app`."""
+
+    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+        self.app, self.engine = app, engine
+        self.routes = {"/detect": (self._single, "file", 1), "/detect/batch": (self._batch, "files", MAX_BATCH)}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        run, field, max_files = route
+        extra_headers: list[tuple[bytes, bytes]] = []
+        try:
+            if scope["method"] != "POST":
+                extra_headers.append((b"allow", b"POST"))
+                raise MethodNotAllowedError(f"{scope['method']} is not allowed here; use POST")
+            headers = _first_values(scope["headers"])
+            options = detect_options(headers)
+            files = await read_files(Request(scope, receive), field, max_files, self.engine.settings.max_image_bytes)
+            status, body = 200, await self.engine.run(run, [ImageInput(encoded=f) for f in files], options)
+        except Exception as e:  # mapped to an answer in one place, as the FastAPI routes' errors are
+            status, detail = answer(e, f"{scope['method']} {scope['path']}")
+            body = json.dumps(detail).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode()), *extra_headers]})
+        await send({"type": "http.response.body", "body": body})
+
+    # these run in an inference thread: detection and the JSON encoding of its answer
+    def _single(self, inputs: list[ImageInput], options: DetectOptions) -> bytes:
+        [metadata] = self.engine.detect_sync(inputs, options)
+        return metadata.model_dump_json().encode()
+
+    def _batch(self, inputs: list[ImageInput], options: DetectOptions) -> bytes:
+        return ImagesMetadata(items=self.engine.detect_sync(inputs, options)).model_dump_json().encode()

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
+from starlette.types import Message, Receive
 
 from ..errors import InputError
 
@@ -56,6 +57,7 @@ def split_files(body: bytes, boundary: bytes, field: str) -> list[bytes]:
 
 
 async def read_files(request: Request, field: str, max_files: int, max_bytes: int) -> list[bytes]:
+    """The files of multipart field `field`; 413/415/422 with a clear message for everything we cannot use."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise InputError(f"send the image as multipart/form-data field '{field}' (curl -F {field}=@image.jpg); "
@@ -64,19 +66,37 @@ async def read_files(request: Request, field: str, max_files: int, max_bytes: in
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
         raise InputError(f"the request has {length} bytes, more than the limit of {limit}", 413)
+    body = await _read_body(request, limit)
     boundary = _BOUNDARY.search(content_type)
-    if boundary:
-        try:
-            files = split_files(await request.body(), boundary.group(1).encode(), field)
-        except _Unusual:
-            files = await _parse_fully(request, field, max_files)
-    else:
-        files = await _parse_fully(request, field, max_files)
+    try:
+        if boundary is None:
+            raise _Unusual
+        files = split_files(body, boundary.group(1).encode(), field)
+    except _Unusual:
+        files = await _parse_fully(Request(request.scope, _replay(body)), field, max_files)
     if not files:
         raise InputError(f"no file in multipart field '{field}'", 422)
     if len(files) > max_files:
         raise InputError(f"at most {max_files} files per request, got {len(files)}", 413)
     return files
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused as soon as it grows past `limit` (a chunked upload has no Content-Length)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InputError(f"the request has more than the limit of {limit} bytes", 413)
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    """An ASGI receive that hands out an already read body again, for the full parser."""
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+    return receive
 
 
 async def _parse_fully(request: Request, field: str, max_files: int) -> list[bytes]:
