@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import socket
 import threading
 import time
@@ -13,7 +15,7 @@ from typing import Any
 
 import httpx
 import numpy as np
-import socketio
+import websocket
 
 from loop_detector import images as image_io
 from loop_detector.onnx_logic import OnnxDetectorLogic
@@ -94,14 +96,35 @@ def _recv(connection: socket.socket) -> bytes:
 
 
 def sio_caller(url: str, jpeg: bytes) -> Callable[[], Callable[[], None]]:
+    """A minimal Socket.IO client on one websocket and no background thread, for the same reason as above: the
+    Engine.IO handshake and the namespace connect once, then per call a binary event (one text frame with the
+    placeholder, one binary frame with the JPEG), answering the server's pings, until its acknowledgement."""
+    address = url.replace("http://", "ws://") + "/ws/socket.io/?EIO=4&transport=websocket"
+
     def make() -> Callable[[], None]:
-        client = socketio.SimpleClient()
-        client.connect(url, socketio_path="/ws/socket.io", transports=["websocket"])
-        payload = {"image": {"format": "jpeg", "bytes": jpeg}, "autoupload": "disabled"}
+        ws = websocket.create_connection(address, timeout=60, enable_multithread=False)
+        ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if not str(ws.recv()).startswith("0"):
+            raise RuntimeError("no Engine.IO handshake")
+        ws.send("40")
+        if not str(ws.recv()).startswith("40"):
+            raise RuntimeError("the Socket.IO namespace was not connected")
+        ids = itertools.count()
 
         def call() -> None:
-            if "error" in client.call("detect", payload, timeout=60):
-                raise RuntimeError("detect failed")
+            ack = next(ids)
+            ws.send(f'451-{ack}["detect",{{"image":{{"format":"jpeg","bytes":{{"_placeholder":true,"num":0}}}},'
+                    '"autoupload":"disabled"}]')
+            ws.send_binary(jpeg)
+            prefix = f"43{ack}["
+            while True:
+                frame = ws.recv()
+                if frame == "2":
+                    ws.send("3")
+                elif isinstance(frame, str) and frame.startswith(prefix):
+                    if "error" in json.loads(frame[len(prefix) - 1:])[0]:
+                        raise RuntimeError(f"detect failed: {frame[:200]}")
+                    return
         return call
     return make
 

@@ -124,8 +124,11 @@ def main() -> None:
                                  "Requests with `autoupload: disabled` (the outbox has its own section). In-process "
                                  "is the same ONNX logic called directly in the benchmark process; the server runs "
                                  "3 inference threads with 1 ONNX Runtime thread each (the defaults). The load "
-                                 "generator runs on the same 2 cores: REST uses a lean http.client with a prebuilt "
-                                 "body; Socket.IO uses python-socketio clients, whose own CPU cost is included.", "",
+                                 "generator runs in the benchmark process on the same 2 cores, so it is kept minimal (as "
+                                 "wrk is): REST is keep-alive HTTP/1.1 on a plain socket with the request prebuilt, "
+                                 "Socket.IO is one websocket per client thread sending the binary `detect` event "
+                                 "and waiting for its acknowledgement. Their CPU cost is included in the "
+                                 "figures.", "",
                                  table(["model", "path", "concurrency", "req/s", "p50 ms", "p95 ms", "p99 ms"], rows),
                                  "", *notes, ""])
             sections.append(section)

@@ -71,20 +71,22 @@ def create_sio(engine: Engine, deployment: Deployment, outbox: Outbox) -> socket
     sio = socketio.AsyncServer(async_mode="asgi", max_http_buffer_size=MAX_MESSAGE, cors_allowed_origins="*")
     max_pixels = engine.settings.max_image_pixels
 
+    def detect_dicts(raw_images: list[Any], options: DetectOptions) -> list[dict[str, Any]]:
+        """In an inference thread: parse the images, detect, and turn the answers into plain dicts."""
+        inputs = [_image(d, max_pixels) for d in raw_images]
+        return [m.model_dump(mode="json") for m in engine.detect_sync(inputs, options)]
+
     async def detect(sid: str, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise InputError("could not parse image from data")
-        image = _image(data.get("image"), max_pixels)
-        [metadata] = await engine.detect([image], _options(data))
-        return metadata.model_dump(mode="json")
+        [result] = await engine.run(detect_dicts, [data.get("image")], _options(data))
+        return result
 
     async def batch_detect(sid: str, data: Any) -> dict[str, Any]:
         raw = data.get("images") if isinstance(data, dict) else None
         if not isinstance(raw, list) or not raw:
             raise InputError("could not parse images from data")
-        inputs = [_image(d, max_pixels) for d in raw]
-        items = await engine.detect(inputs, _options(data))
-        return {"items": [m.model_dump(mode="json") for m in items]}
+        return {"items": await engine.run(detect_dicts, raw, _options(data))}
 
     async def upload(sid: str, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
