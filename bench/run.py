@@ -31,6 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 
 
+DETECTOR_SETUP = (
+    "Requests with `autoupload: disabled` (the outbox has its own section). In-process is the same ONNX logic called "
+    "directly in the benchmark process; the server runs 3 inference threads with 1 ONNX Runtime thread each (the "
+    "defaults). The load generator runs in the benchmark process on the same 2 cores, so it is kept minimal (as wrk "
+    "is): REST is keep-alive HTTP/1.1 on a plain socket with the request prebuilt, Socket.IO is one websocket per "
+    "client thread sending the binary `detect` event and waiting for its acknowledgement. Their CPU cost is "
+    "included in the figures.")
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -121,14 +130,7 @@ def main() -> None:
                 notes += n
                 memory[name.split(" (")[0]] = m
             section = "\n".join(["## Detector", "",
-                                 "Requests with `autoupload: disabled` (the outbox has its own section). In-process "
-                                 "is the same ONNX logic called directly in the benchmark process; the server runs "
-                                 "3 inference threads with 1 ONNX Runtime thread each (the defaults). The load "
-                                 "generator runs in the benchmark process on the same 2 cores, so it is kept minimal (as "
-                                 "wrk is): REST is keep-alive HTTP/1.1 on a plain socket with the request prebuilt, "
-                                 "Socket.IO is one websocket per client thread sending the binary `detect` event "
-                                 "and waiting for its acknowledgement. Their CPU cost is included in the "
-                                 "figures.", "",
+                                 DETECTOR_SETUP, "",
                                  table(["model", "path", "concurrency", "req/s", "p50 ms", "p95 ms", "p99 ms"], rows),
                                  "", *notes, ""])
             sections.append(section)
