@@ -43,18 +43,20 @@ class RequestMetrics:
         if scope["type"] != "http" or path not in MEASURED:
             await self.app(scope, receive, send)
             return
-        started, status = time.perf_counter(), 500
+        started: float = time.perf_counter()
+        status: str | None = None
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status = str(message["status"])
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
+            status = status or "disconnected"  # returned without answering: the client went away
         finally:
-            self.metrics.requests.labels(route=path, status=str(status)).inc()
+            self.metrics.requests.labels(route=path, status=status or "500").inc()
             self.latency[path].observe(time.perf_counter() - started)
 
 

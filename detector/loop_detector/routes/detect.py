@@ -11,9 +11,10 @@ mapped by `errors.answer`, the same mapping the FastAPI routes use. FastAPI stil
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loop_shared.schemas import ImagesMetadata
@@ -22,6 +23,7 @@ from ..engine import Autoupload, DetectOptions, Engine, ImageInput
 from ..errors import MethodNotAllowedError, answer
 from .forms import multipart_body, read_files
 
+log = logging.getLogger("detector.detect")
 MAX_BATCH = 256
 HEADERS = [
     ("autoupload", "filtered (default: upload if relevant), all, or disabled"),
@@ -97,6 +99,9 @@ class DetectRoutes:
             options = detect_options(headers)
             files = await read_files(Request(scope, receive), field, max_files, self.engine.settings.max_image_bytes)
             status, body = 200, await self.engine.run(run, [ImageInput(encoded=f) for f in files], options)
+        except ClientDisconnect:
+            log.info("%s %s: the client went away before its request was complete", scope["method"], scope["path"])
+            return
         except Exception as e:  # mapped to an answer in one place, as the FastAPI routes' errors are
             status, detail = answer(e, f"{scope['method']} {scope['path']}")
             body = json.dumps(detail).encode()
