@@ -38,20 +38,36 @@ def load(work: Callable[[], None], concurrency: int, count: int) -> tuple[list[f
     """Run `work` `count` times from `concurrency` threads; per-call latencies and calls per second."""
     latencies: list[float] = []
     lock = threading.Lock()
-    per_thread = max(1, count // concurrency)
+    each = max(1, count // concurrency)
+    prepare = getattr(work, "prepare", None)
+    ready = threading.Barrier(concurrency + 1)
 
     def worker() -> None:
+        try:
+            if prepare is not None:
+                prepare()
+        except BaseException:
+            ready.abort()
+            raise
+        ready.wait()
         local = []
-        for _ in range(per_thread):
+        for _ in range(each):
             started = time.perf_counter()
             work()
             local.append(time.perf_counter() - started)
         with lock:
             latencies.extend(local)
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        for future in [pool.submit(worker) for _ in range(concurrency)]:
+        futures = [pool.submit(worker) for _ in range(concurrency)]
+        try:
+            ready.wait(timeout=60)  # every thread connected: start the clock
+        except threading.BrokenBarrierError:
+            for future in futures:
+                future.result()  # the error of the thread that could not connect
+            raise
+        started = time.perf_counter()
+        for future in futures:
             future.result()
     return latencies, len(latencies) / (time.perf_counter() - started)
 
@@ -129,15 +145,24 @@ def sio_caller(url: str, jpeg: bytes) -> Callable[[], Callable[[], None]]:
     return make
 
 
-def per_thread(make: Callable[[], Callable[[], None]]) -> Callable[[], None]:
-    """One client per thread (HTTP keep-alive and Socket.IO connections are not shared between threads)."""
-    local = threading.local()
+class PerThread:
+    """One client per thread (HTTP keep-alive and Socket.IO connections are not shared between threads); `load`
+    connects each thread's client before it starts the clock."""
 
-    def call() -> None:
-        if not hasattr(local, "call"):
-            local.call = make()
-        local.call()
-    return call
+    def __init__(self, make: Callable[[], Callable[[], None]]) -> None:
+        self.make, self.local = make, threading.local()
+
+    def prepare(self) -> None:
+        if not hasattr(self.local, "call"):
+            self.local.call = self.make()
+
+    def __call__(self) -> None:
+        self.prepare()
+        self.local.call()
+
+
+def per_thread(make: Callable[[], Callable[[], None]]) -> PerThread:
+    return PerThread(make)
 
 
 def bench_model(name: str, package: Path, jpeg: bytes, counts: tuple[int, int], loop: httpx.Client, stub: Any,
@@ -173,20 +198,7 @@ def bench_model(name: str, package: Path, jpeg: bytes, counts: tuple[int, int], 
     for warm in (in_process, per_thread(rest_caller(detector.url, jpeg)), per_thread(sio_caller(detector.url, jpeg))):
         load(warm, 2, 4)
     raw_lat, raw_rps = load(raw_run, 1, n1)
-    # concurrency 1: in-process, REST and Socket.IO in alternating rounds, so that the machine's noise (shared,
-    # 2 cores) falls on all three alike and the overhead is a difference of medians taken over the same time
-    callers = {"in-process": in_process, "REST": per_thread(rest_caller(detector.url, jpeg)),
-               "Socket.IO": per_thread(sio_caller(detector.url, jpeg))}
-    interleaved: dict[str, list[float]] = {path: [] for path in callers}
-    rounds = 6
-    for _ in range(rounds):
-        for path, call in callers.items():
-            interleaved[path] += load(call, 1, max(1, n1 // rounds))[0]
-    inproc_lat = interleaved["in-process"]
-    inproc_rps = len(inproc_lat) / sum(inproc_lat)
-    best_inproc = max(load(in_process, c, n4)[1] for c in (2, 4))
     rows, peak = [], [idle]
-    results: dict[str, Any] = {}
     sampler_stop = threading.Event()
 
     def sample() -> None:
@@ -196,17 +208,32 @@ def bench_model(name: str, package: Path, jpeg: bytes, counts: tuple[int, int], 
 
     sampler = threading.Thread(target=sample)
     sampler.start()
-    for transport, maker in (("REST", rest_caller(detector.url, jpeg)), ("Socket.IO", sio_caller(detector.url, jpeg))):
-        for concurrency, count in ((1, n1), (4, n4)):
-            if concurrency == 1:
-                latencies = interleaved[transport]
-                rps = len(latencies) / sum(latencies)
-            else:
-                latencies, rps = load(per_thread(maker), concurrency, count)
-            stats = percentiles(latencies)
-            results[(transport, concurrency)] = (stats, rps)
-            rows.append([name, transport, concurrency, f"{rps:.1f}", ms(stats["p50"]), ms(stats["p95"]),
-                         ms(stats["p99"])])
+    # every path in alternating rounds, so that the machine's noise (shared, 2 cores) falls on all of them alike:
+    # the overhead (a difference of medians) and the throughput ratio compare figures taken over the same time
+    rest, sio = per_thread(rest_caller(detector.url, jpeg)), per_thread(sio_caller(detector.url, jpeg))
+    paths = {("in-process", 1): in_process, ("REST", 1): rest, ("Socket.IO", 1): sio,
+             ("in-process", 2): in_process, ("in-process", 4): in_process, ("REST", 4): rest, ("Socket.IO", 4): sio}
+    latencies: dict[tuple[str, int], list[float]] = {key: [] for key in paths}
+    seconds = dict.fromkeys(paths, 0.0)
+    rounds = 6
+    for round_ in range(rounds):
+        for (path, concurrency), call in paths.items():
+            if concurrency > 1 and round_ % 2:
+                continue  # half as many rounds at concurrency 2 and 4, each twice as long
+            count = max(1, n1 // rounds) if concurrency == 1 else max(concurrency, 2 * n4 // rounds)
+            taken, rate = load(call, concurrency, count)
+            latencies[(path, concurrency)] += taken
+            seconds[(path, concurrency)] += len(taken) / rate
+    rps = {key: len(latencies[key]) / seconds[key] for key in paths}
+    inproc_lat, inproc_rps = latencies[("in-process", 1)], rps[("in-process", 1)]
+    best_inproc = max(rps[("in-process", 2)], rps[("in-process", 4)])
+    results: dict[Any, Any] = {}
+    for transport in ("REST", "Socket.IO"):
+        for concurrency in (1, 4):
+            stats = percentiles(latencies[(transport, concurrency)])
+            results[(transport, concurrency)] = (stats, rps[(transport, concurrency)])
+            rows.append([name, transport, concurrency, f"{rps[(transport, concurrency)]:.1f}", ms(stats["p50"]),
+                         ms(stats["p95"]), ms(stats["p99"])])
     batch_client = httpx.Client(timeout=120)
     batch = [("files", ("i.jpg", jpeg, "image/jpeg"))] * 8
     _, batch_rps = load(lambda: batch_client.post(f"{detector.url}/detect/batch", files=batch,
@@ -223,8 +250,8 @@ def bench_model(name: str, package: Path, jpeg: bytes, counts: tuple[int, int], 
     rest1, rest4 = results[("REST", 1)], results[("REST", 4)]
     sio1 = results[("Socket.IO", 1)]
     notes = [
-        f"- **{name}**: server overhead at concurrency 1 (p50 minus in-process p50, measured in alternating "
-        "rounds): REST "
+        f"- **{name}** (all paths measured in alternating rounds): server overhead at concurrency 1 (p50 minus "
+        "in-process p50): REST "
         f"{ms(rest1[0]['p50'] - inproc['p50'])} ms, Socket.IO {ms(sio1[0]['p50'] - inproc['p50'])} ms; "
         f"REST throughput at concurrency 4 is {100 * rest4[1] / best_inproc:.0f}% of the best in-process "
         f"({rest4[1]:.1f} vs {best_inproc:.1f}/s); batch route (8 images per request) "

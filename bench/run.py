@@ -124,7 +124,7 @@ def main() -> None:
             for name, package, jpeg, counts in (
                     ("small (reference trainer, 256 px)", small, detector_bench.scene_jpeg(320, 240), (300, 600)),
                     (f"realistic (YOLOv8n-sized, 640 px, {gflops:.1f} GFLOPs)", realistic,
-                     detector_bench.scene_jpeg(640, 480), (30, 40))):
+                     detector_bench.scene_jpeg(640, 480), (30, 96))):
                 r, n, m = detector_bench.bench_model(name, package, jpeg, counts, loop, stub, work, start_node)
                 rows += r
                 notes += n
