@@ -158,7 +158,7 @@ def main() -> None:
     text = "\n".join(header + sections)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(text)
-    (RESULTS / f"{datetime.now(UTC).strftime('%Y-%m-%d')}.md").write_text(text)
+    (RESULTS / f"{datetime.now(UTC).strftime('%Y-%m-%d-%H%M')}.md").write_text(text)
     print(f"\nwritten to {RESULTS / 'latest.md'}")
     shutil.rmtree(work, ignore_errors=True)
 
