@@ -7,13 +7,14 @@ from the output shape when absent) and `preprocessing` (`letterbox`, the default
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
-from loop_shared.imaging import letterbox, to_tensor
+from loop_shared.imaging import letterbox_into
 from loop_shared.schemas import BoxDetection, ImageMetadata, PointDetection
 
 from .logic import DetectorLogic
@@ -54,6 +55,7 @@ class OnnxDetectorLogic(DetectorLogic):
         probe = self.session.run(None, {self.input_name: np.zeros((1, 3, self.height, self.width),
                                                                   self.input_dtype)})[0]
         self.layout = extra.get("output_layout") or infer_layout(probe.shape, len(self.categories))
+        self._buffers = threading.local()
         decode(probe, self.layout, len(self.categories))  # fails now, not mid-request, if the layout is wrong
 
     def _input_size(self, shape: list[Any]) -> tuple[int, int]:
@@ -67,10 +69,17 @@ class OnnxDetectorLogic(DetectorLogic):
             return resolution, resolution
         return h, w
 
+    def _input_buffer(self) -> np.ndarray:
+        """This thread's input tensor, reused for every request it serves (ONNX Runtime copies nothing out of it)."""
+        tensor: np.ndarray | None = getattr(self._buffers, "input", None)
+        if tensor is None:
+            tensor = self._buffers.input = np.empty((1, 3, self.height, self.width), self.input_dtype)
+        return tensor
+
     def evaluate(self, image: np.ndarray) -> ImageMetadata:
         height, width = image.shape[:2]
-        resized, lb = letterbox(image, self.width, self.height, self.keep_ratio)
-        tensor = to_tensor(resized, self.input_dtype)
+        tensor = self._input_buffer()
+        lb = letterbox_into(image, tensor, self.keep_ratio)
         output = self.session.run(None, {self.input_name: tensor})[0].astype(np.float32, copy=False)
         boxes, scores, class_ids = decode(output, self.layout, len(self.categories))
         keep = select(boxes, scores, class_ids, self.settings.conf_threshold, self.settings.iou_threshold)

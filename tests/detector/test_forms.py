@@ -28,3 +28,12 @@ def test_unusual_framing_is_left_to_the_full_parser() -> None:
         split_files(body.replace(b"\r\n\r\n", b"\n\n", 1), boundary, "file")
     with pytest.raises(_Unusual):
         split_files(body[:-10], boundary, "file")
+
+
+def test_empty_and_edge_parts() -> None:
+    body, boundary = encoded([("file", b""), ("file", b"\r\n"), ("file", b"--")])
+    assert split_files(body, boundary, "file") == [b"", b"\r\n", b"--"]
+    with pytest.raises(_Unusual):
+        split_files(b"no delimiter at all", boundary, "file")
+    with pytest.raises(_Unusual):
+        split_files(body, b"other-boundary", "file")

@@ -63,10 +63,10 @@ def parse_tags(value: str | None) -> list[str]:
 
 def detect_options(headers: dict[str, str]) -> DetectOptions:
     # `camera_id`/`creation_date` with underscores are what the reference README shows; accept both spellings
-    h = headers
-    return DetectOptions(camera_id=h.get("camera-id") or h.get("camera_id"), tags=parse_tags(h.get("tags")),
-                         source=h.get("source"), created=h.get("creation-date") or h.get("creation_date"),
-                         autoupload=Autoupload.parse(h.get("autoupload")))
+    get = headers.get
+    return DetectOptions(camera_id=get("camera-id") or get("camera_id"), tags=parse_tags(get("tags")),
+                         source=get("source"), created=get("creation-date") or get("creation_date"),
+                         autoupload=Autoupload.parse(get("autoupload")))
 
 
 def _first_values(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:

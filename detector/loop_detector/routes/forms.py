@@ -34,26 +34,31 @@ def multipart_body(field: str, many: bool) -> dict[str, Any]:
 
 
 def split_files(body: bytes, boundary: bytes, field: str) -> list[bytes]:
-    """The contents of the file parts named `field`, in order."""
-    sections = body.split(b"--" + boundary)
-    if len(sections) < 3 or not sections[-1].startswith(b"--"):
-        raise _Unusual
-    wanted = field.encode()
+    """The contents of the file parts named `field`, in order; each file is copied out of the body once."""
+    delimiter, wanted = b"--" + boundary, field.encode()
     files = []
-    for section in sections[1:-1]:
-        if not section.startswith(b"\r\n") or not section.endswith(b"\r\n"):
+    start = body.find(delimiter)
+    if start < 0:
+        raise _Unusual
+    while True:
+        start += len(delimiter)
+        if body.startswith(b"--", start):  # the closing delimiter
+            return files
+        end = body.find(delimiter, start)
+        if end < 0 or not body.startswith(b"\r\n", start) or not body.startswith(b"\r\n", end - 2):
             raise _Unusual
-        head, sep, content = section[2:-2].partition(b"\r\n\r\n")
-        if not sep:
+        head_end = body.find(b"\r\n\r\n", start + 2, end - 2)
+        if head_end < 0:
             raise _Unusual
+        head = body[start + 2:head_end]
         disposition = next((line for line in head.split(b"\r\n")
                             if line.lower().startswith(b"content-disposition:")), None)
         if disposition is None or b"content-transfer-encoding" in head.lower():
             raise _Unusual
         name = _NAME.search(disposition)
         if name and name.group(1) == wanted and b"filename" in disposition.lower():
-            files.append(content)
-    return files
+            files.append(body[head_end + 4:end - 2])
+        start = end
 
 
 async def read_files(request: Request, field: str, max_files: int, max_bytes: int) -> list[bytes]:
