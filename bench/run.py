@@ -62,26 +62,40 @@ def package_of(model_dir: Path, dest: Path) -> Path:
     return dest
 
 
+def ready_with_peak_rss(node: Any, timeout: float = 120) -> list[float]:
+    """Wait until `node` is ready, sampling its resident memory (MB) meanwhile."""
+    samples = [rss_mb(node.proc.pid)]
+
+    def ready() -> bool:
+        samples.append(rss_mb(node.proc.pid))
+        return httpx.get(f"{node.url}/ready").status_code == 200
+
+    wait_for(ready, timeout, f"{node.command} ready")
+    return samples
+
+
 def nodes_section(work: Path, loop: httpx.Client, stub: Any, start_node: Any,
                   detector_memory: dict[str, dict[str, float]]) -> str:
     rows = []
     started = time.monotonic()
     probe = start_node("loop-stub", {"LOOP_NODE_PORT": str(free_port()), "LOOP_DATA_DIR": str(work / "stub2"),
                                      "LOOP_LOG_LEVEL": "WARNING"}, "/api/status")
-    rows.append(["stub Loop", f"{time.monotonic() - started:.1f}", f"{rss_mb(probe.proc.pid):.0f}", "—"])
+    stub_cold, stub_idle = f"{time.monotonic() - started:.1f}", f"{rss_mb(probe.proc.pid):.0f}"
     probe.stop()
     for name, memory in detector_memory.items():
         rows.append([f"detector ({name})", f"{memory['cold']:.1f}", f"{memory['idle']:.0f}", f"{memory['load']:.0f}"])
     loop.post(f"/{ORG}/projects/generator", json={"project_name": "nodes", "complete": 40, "box_categories": 2})
     for command in ("loop-trainer", "loop-converter"):
         started = time.monotonic()
-        node = start_node(command, node_env(stub, work / command, "nodes", LOOP_POLL_INTERVAL="1"), "/ready")
+        node = start_node(command, node_env(stub, work / command, "nodes", LOOP_POLL_INTERVAL="1"), "/ready",
+                          wait_ready=False)
+        # the converter's first scan converts the model the trainer just made: its "under load" is that scan
+        peak = ready_with_peak_rss(node)
         cold = time.monotonic() - started
         time.sleep(1)
         idle, busy = rss_mb(node.proc.pid), "—"
         if command == "loop-trainer":
             loop.post(f"/{ORG}/projects/nodes/trainings", json={"hyperparameters": {"epochs": 6, "eval_every": 2}})
-            peak = [idle]
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
                 peak.append(rss_mb(node.proc.pid))
@@ -89,9 +103,14 @@ def nodes_section(work: Path, loop: httpx.Client, stub: Any, start_node: Any,
                 if state in ("done", "failed"):
                     break
                 time.sleep(0.5)
-            busy = f"{max(peak):.0f} (node + training process)"
+            busy = f"{max([*peak, idle]):.0f} (node + training process)"
+        else:
+            formats = sorted({f for m in loop.get(f"/{ORG}/projects/nodes/models").json()["models"]
+                              for f in m["formats"]})
+            busy = f"{max([*peak, idle]):.0f} (first scan, model now in {', '.join(formats)})"
         rows.append([command.removeprefix("loop-"), f"{cold:.1f}", f"{idle:.0f}", busy])
         node.stop()
+    rows.insert(0, ["stub Loop", stub_cold, stub_idle, f"{rss_mb(stub.proc.pid):.0f} (after serving every benchmark)"])
     return "\n".join(["## Nodes: cold start and memory", "",
                       "Cold start: process start until its readiness route answers 200 (detector: model downloaded, "
                       "loaded and warmed up; trainer: connected to the Loop; converter: first scan done).", "",
@@ -104,10 +123,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="loop-bench-"))
     started_services: list[Service] = []
 
-    def start_node(command: str, env: dict[str, str], ready: str = "/health") -> Service:
+    def start_node(command: str, env: dict[str, str], ready: str = "/health", wait_ready: bool = True) -> Service:
         service = Service(command, env, work / f"{command}-{len(started_services)}.log", ready)
         started_services.append(service)
-        return service.start()
+        return service.start(wait_ready=wait_ready)
 
     sections = []
     began = time.monotonic()
