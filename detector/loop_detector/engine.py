@@ -1,8 +1,9 @@
 """Inference off the event loop: decode, evaluate, tag, and hand relevant images to the outbox.
 
-Requests run concurrently on a pool of worker threads (ONNX Runtime releases the GIL); there is no lock around
-inference. The served model is one reference swapped atomically: a request keeps the model it started with, and
-a replaced model is closed only after its last request has finished, so no request fails during a swap.
+Requests run concurrently on a pool of inference threads (ONNX Runtime releases the GIL), the most recently idle
+thread first (see inference_pool); there is no lock around inference. The served model is one reference swapped
+atomically: a request keeps the model it started with, and a replaced model is closed only after its last request
+has finished, so no request fails during a swap.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -25,6 +25,7 @@ from loop_shared.schemas import ImageMetadata, ModelInformation
 
 from . import images
 from .errors import InputError, LogicError, NotReadyError, OutboxFullError
+from .inference_pool import LifoThreadPool
 from .logic import DetectorLogic
 from .metrics import DetectorMetrics
 from .outbox import Outbox
@@ -82,7 +83,7 @@ class Engine:
     def __init__(self, settings: DetectorSettings, metrics: DetectorMetrics, relevance: RelevanceFilter,
                  outbox: Outbox) -> None:
         self.settings, self.metrics, self.relevance, self.outbox = settings, metrics, relevance, outbox
-        self.pool = ThreadPoolExecutor(settings.inference_workers, thread_name_prefix="inference")
+        self.pool = LifoThreadPool(settings.inference_workers, "inference")
         self._lock = threading.Lock()
         self._active: ActiveModel | None = None
 

@@ -36,7 +36,7 @@ def multipart_body(field: str, many: bool) -> dict[str, Any]:
 def split_files(body: bytes, boundary: bytes, field: str) -> list[bytes]:
     """The contents of the file parts named `field`, in order; each file is copied out of the body once."""
     delimiter, wanted = b"--" + boundary, field.encode()
-    files = []
+    files: list[bytes] = []
     start = body.find(delimiter)
     if start < 0:
         raise _Unusual
