@@ -15,13 +15,9 @@ from .metrics import DetectorMetrics
 from .outbox import Outbox
 
 
-def engine_of(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
-
-
-async def get_engine(request: Request) -> Engine:
-    return engine_of(request)
 
 
 async def get_deployment(request: Request) -> Deployment:

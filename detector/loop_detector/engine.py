@@ -198,9 +198,6 @@ class Engine:
                 return None
             raise
 
-    async def detect(self, inputs: list[ImageInput], options: DetectOptions) -> list[ImageMetadata]:
-        return await self.run(self.detect_sync, inputs, options)
-
     def warm_up(self, logic: DetectorLogic, resolution: int | None) -> None:
         """Run one inference on a blank image so that a new model answers before it is swapped in."""
         side = resolution or 64

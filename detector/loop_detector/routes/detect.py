@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -61,20 +62,12 @@ def parse_tags(value: str | None) -> list[str]:
     return [t.strip() for t in (value or "").split(",") if t.strip()]
 
 
-def detect_options(headers: dict[str, str]) -> DetectOptions:
+def detect_options(headers: Mapping[str, str]) -> DetectOptions:
     # `camera_id`/`creation_date` with underscores are what the reference README shows; accept both spellings
     get = headers.get
     return DetectOptions(camera_id=get("camera-id") or get("camera_id"), tags=parse_tags(get("tags")),
                          source=get("source"), created=get("creation-date") or get("creation_date"),
                          autoupload=Autoupload.parse(get("autoupload")))
-
-
-def _first_values(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """ASGI header pairs (names already lower-case) as a dict; the first of repeated headers wins."""
-    headers: dict[str, str] = {}
-    for name, value in raw:
-        headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
-    return headers
 
 
 class DetectRoutes:
@@ -95,9 +88,9 @@ class DetectRoutes:
             if scope["method"] != "POST":
                 extra_headers.append((b"allow", b"POST"))
                 raise MethodNotAllowedError(f"{scope['method']} is not allowed here; use POST")
-            headers = _first_values(scope["headers"])
-            options = detect_options(headers)
-            files = await read_files(Request(scope, receive), field, max_files, self.engine.settings.max_image_bytes)
+            request = Request(scope, receive)
+            options = detect_options(request.headers)
+            files = await read_files(request, field, max_files, self.engine.settings.max_image_bytes)
             status, body = 200, await self.engine.run(run, [ImageInput(encoded=f) for f in files], options)
         except ClientDisconnect:
             log.info("%s %s: the client went away before its request was complete", scope["method"], scope["path"])
