@@ -28,7 +28,7 @@ from .deployment import Deployment, VersionError
 from .engine import Autoupload, DetectOptions, Engine, ImageInput, now_created
 from .errors import DetectorError, InputError
 from .outbox import Outbox
-from .routes.control import about_response
+from .routes.control import about_response, parse_mode
 
 log = logging.getLogger("detector.sio")
 MAX_MESSAGE = 64 * 2**20
@@ -132,11 +132,7 @@ def create_sio(engine: Engine, deployment: Deployment, outbox: Outbox) -> socket
         return {"outbox_mode": outbox.mode.value}
 
     async def set_outbox_mode(sid: str, data: Any) -> dict[str, Any]:
-        try:
-            mode = OutboxMode(str(data))
-        except ValueError:
-            raise InputError(f"'{data}' is not a valid OutboxMode") from None
-        await outbox.set_mode(mode)
+        await outbox.set_mode(parse_mode(OutboxMode, str(data)))
         return {"status": "OK"}
 
     for handler in (detect, batch_detect, upload, info, about, get_model_version, set_model_version_mode,

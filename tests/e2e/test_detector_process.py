@@ -112,7 +112,7 @@ def test_socketio_api(detector: Service) -> None:
         assert client.call("get_model_version")["current_version"] == "1.0"
         assert client.call("set_model_version_mode", "not a version") == {"error": "Invalid version number"}
         assert client.call("get_outbox_mode") == {"outbox_mode": "continuous_upload"}
-        assert client.call("set_outbox_mode", "nope")["error"]
+        assert client.call("set_outbox_mode", "nope") == {"error": "'nope' is not a valid OutboxMode"}
         assert client.call("upload", {"image": jpeg, "metadata": {"tags": ["manual"]}}) == {"status": "OK"}
     finally:
         client.disconnect()
@@ -190,6 +190,11 @@ def test_upload_and_control_routes(detector: Service, loop: httpx.Client) -> Non
     assert httpx.get(f"{detector.url}/operation_mode").text == "idle"
     assert httpx.put(f"{detector.url}/outbox_mode", content=b"stopped").json() == "OK"
     assert httpx.get(f"{detector.url}/outbox_mode").text == "stopped"
+    refused = httpx.put(f"{detector.url}/outbox_mode", content=b"paused")
+    assert refused.status_code == 422
+    assert refused.json() == {"detail": "Could not set outbox mode: 'paused' is not a valid OutboxMode"}
+    refused = httpx.put(f"{detector.url}/operation_mode", content=b"sleeping")
+    assert refused.status_code == 422 and refused.json() == {"detail": "'sleeping' is not a valid OperationMode"}
     about = httpx.get(f"{detector.url}/about").json()
     assert about["model_info"]["version"] == "1.0" and about["version_control"] == "follow_loop"
     metrics = httpx.get(f"{detector.url}/metrics").text

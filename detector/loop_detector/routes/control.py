@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
+from typing import TypeVar
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse
@@ -12,13 +14,23 @@ from loop_shared.schemas import AboutResponse, ModelVersionResponse, OperationMo
 
 from ..deployment import Deployment, VersionError
 from ..deps import DeploymentDep, OutboxDep
+from ..errors import InputError
 
 router = APIRouter(tags=["control"])
+M = TypeVar("M", bound=StrEnum)
 TEXT_BODY = {"requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}}
 
 
 async def text_body(request: Request) -> str:
     return (await request.body()).decode(errors="replace").strip().strip('"')
+
+
+def parse_mode(kind: type[M], value: str, context: str = "") -> M:
+    """`value` as a member of the mode enum `kind`, or a 422 saying it is none (REST and Socket.IO alike)."""
+    try:
+        return kind(value)
+    except ValueError:
+        raise InputError(f"{context}'{value}' is not a valid {kind.__name__}") from None
 
 
 def about_response(deployment: Deployment) -> AboutResponse:
@@ -59,12 +71,7 @@ def get_operation_mode(deployment: DeploymentDep) -> str:
 @router.put("/operation_mode", openapi_extra=TEXT_BODY)
 async def put_operation_mode(request: Request, deployment: DeploymentDep) -> str:
     """Body: `idle` (follow deployments) or `detecting` (no model updates); `startup` is set by the node."""
-    value = await text_body(request)
-    try:
-        mode = OperationMode(value)
-    except ValueError:
-        raise HTTPException(status_code=422, detail=f"'{value}' is not a valid OperationMode") from None
-    await deployment.set_operation_mode(mode)
+    await deployment.set_operation_mode(parse_mode(OperationMode, await text_body(request)))
     return "OK"
 
 
@@ -76,13 +83,7 @@ def get_outbox_mode(outbox: OutboxDep) -> str:
 @router.put("/outbox_mode", openapi_extra=TEXT_BODY)
 async def put_outbox_mode(request: Request, outbox: OutboxDep) -> str:
     """Body: `continuous_upload` or `stopped` (returns once the upload in flight has been answered)."""
-    value = await text_body(request)
-    try:
-        mode = OutboxMode(value)
-    except ValueError:
-        raise HTTPException(status_code=422,
-                            detail=f"Could not set outbox mode: '{value}' is not a valid OutboxMode") from None
-    await outbox.set_mode(mode)
+    await outbox.set_mode(parse_mode(OutboxMode, await text_body(request), "Could not set outbox mode: "))
     return "OK"
 
 
