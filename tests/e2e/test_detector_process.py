@@ -49,15 +49,21 @@ def deploy(loop: httpx.Client, version: str) -> None:
 
 
 
-@pytest.fixture
-def detector(stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> Service:
+def start_detector(stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path,
+                   **settings: str) -> Service:
+    """A project with model 1.0 deployed, and a detector serving it (ready), with extra LOOP_* settings."""
     loop.post(f"/{ORG}/projects/generator", json={"project_name": PROJECT, "complete": 0, "box_categories": 0})
     upload_model(loop, tmp_path, "v1")
     deploy(loop, "1.0")
-    env = node_env(stub, tmp_path / "detector", PROJECT, LOOP_POLL_INTERVAL="0.3", LOOP_STATUS_INTERVAL="1")
-    service = start_node("loop-detector", env)
+    service = start_node("loop-detector", node_env(stub, tmp_path / "detector", PROJECT, LOOP_POLL_INTERVAL="0.3",
+                                                   **settings))
     service.wait_ready(path="/ready")
     return service
+
+
+@pytest.fixture
+def detector(stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> Service:
+    return start_detector(stub, loop, start_node, tmp_path, LOOP_STATUS_INTERVAL="1")
 
 
 def inbox_images(loop: httpx.Client) -> list[dict]:
@@ -271,12 +277,7 @@ def test_restart_without_the_loop_serves_the_cached_model_and_keeps_the_mode(
 
 def test_kill_9_loses_nothing_and_uploads_nothing_twice(
         stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> None:
-    loop.post(f"/{ORG}/projects/generator", json={"project_name": PROJECT, "complete": 0, "box_categories": 0})
-    upload_model(loop, tmp_path, "v1")
-    deploy(loop, "1.0")
-    env = node_env(stub, tmp_path / "detector", PROJECT, LOOP_POLL_INTERVAL="0.3", LOOP_OUTBOX_BACKOFF_CAP="1")
-    detector = start_node("loop-detector", env)
-    detector.wait_ready(path="/ready")
+    detector = start_detector(stub, loop, start_node, tmp_path, LOOP_OUTBOX_BACKOFF_CAP="1")
     stub.stop()  # the Loop goes away: accepted images wait in the outbox
     for i in range(20):
         image = scene()
