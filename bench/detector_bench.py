@@ -20,7 +20,7 @@ import websocket
 from loop_detector import images as image_io
 from loop_detector.onnx_logic import OnnxDetectorLogic
 from loop_detector.settings import DetectorSettings
-from loop_shared.imaging import letterbox
+from loop_shared.imaging import letterbox, to_tensor
 from loop_shared.model_package import extract_package, read_model_json
 from loop_shared.schemas import ModelInformation
 from loop_shared.settings import load_settings
@@ -186,7 +186,7 @@ def bench_model(name: str, package: Path, jpeg: bytes, counts: tuple[int, int], 
     logic.load()
     decoded = image_io.decode(jpeg, settings.max_image_bytes, settings.max_image_pixels)
     resized, _ = letterbox(decoded, logic.width, logic.height, logic.keep_ratio)
-    tensor = np.ascontiguousarray(resized.transpose(2, 0, 1)[np.newaxis], np.float32) / 255
+    tensor = to_tensor(resized, logic.input_dtype)
 
     def in_process() -> None:
         logic.evaluate(image_io.decode(jpeg, settings.max_image_bytes, settings.max_image_pixels))
@@ -244,8 +244,8 @@ def bench_model(name: str, package: Path, jpeg: bytes, counts: tuple[int, int], 
     inproc = percentiles(inproc_lat)
     rows.insert(0, [name, "in-process (decode+pre+run+post)", 1, f"{inproc_rps:.1f}", ms(inproc["p50"]),
                     ms(inproc["p95"]), ms(inproc["p99"])])
-    rows.insert(0, [name, "raw session.run", 1, f"{raw_rps:.1f}", ms(percentiles(raw_lat)["p50"]),
-                    ms(percentiles(raw_lat)["p95"]), ms(percentiles(raw_lat)["p99"])])
+    raw = percentiles(raw_lat)
+    rows.insert(0, [name, "raw session.run", 1, f"{raw_rps:.1f}", ms(raw["p50"]), ms(raw["p95"]), ms(raw["p99"])])
     rows.append([name, "in-process, best of 2/4 threads", "2-4", f"{best_inproc:.1f}", "", "", ""])
     rest1, rest4 = results[("REST", 1)], results[("REST", 4)]
     sio1 = results[("Socket.IO", 1)]
