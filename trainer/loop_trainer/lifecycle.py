@@ -30,7 +30,6 @@ from loop_shared.model_package import extract_package, write_json_atomic
 from loop_shared.schemas import (
     Context,
     Detections,
-    PretrainedModel,
     SocketResponse,
     TrainerState,
     TrainingDetails,
@@ -39,9 +38,9 @@ from loop_shared.schemas import (
 )
 
 from .downloader import Downloader
-from .logic import TrainerLogic, TrainingJob
+from .logic import STOP_FILE, TrainerLogic, TrainingJob
 from .record import STEPS, TrainingRecord
-from .runner import ChildFailed, ChildProcess
+from .runner import ChildFailed, ChildInterrupted, ChildProcess, ChildRefused
 from .settings import TrainerSettings
 
 log = logging.getLogger("trainer")
@@ -105,8 +104,7 @@ class Lifecycle:
             id=self.node_id, name=self.name, state=self.state.value,
             uptime=time.time() - record.start_time if record else None,
             errors=dict(record.errors) if record else {}, progress=self.progress if record else None,
-            pretrained_models=[PretrainedModel(name="small", label="Small", description="the reference detector")],
-            architecture=self.logic.architecture,
+            pretrained_models=list(self.logic.pretrained_models), architecture=self.logic.architecture,
             context=Context(organization=record.organization, project=record.project) if record else None)
 
     async def send_status(self) -> None:
@@ -145,6 +143,9 @@ class Lifecycle:
             log.info("stop requested: finishing with the best model so far")
             self.record.stop_requested = True
             self._save()
+            stop_file = self.training_dir(self.record) / STOP_FILE
+            stop_file.parent.mkdir(parents=True, exist_ok=True)
+            stop_file.touch()  # seen by a child that starts (or restarts) after this moment
             if self.child is not None:
                 self.child.request_stop()
         return SocketResponse.ok()
@@ -196,7 +197,7 @@ class Lifecycle:
                 self.record.state = TrainerState.READY_FOR_CLEANUP
                 self._save()
                 break
-            except (LoopError, ChildFailed, OSError, ModelPackageError) as e:
+            except (LoopError, ChildFailed, ChildInterrupted, OSError, ModelPackageError) as e:
                 delay = backoff.next_delay()
                 self.record.errors[step] = str(e)
                 self._save()
@@ -228,6 +229,10 @@ class Lifecycle:
     def _on_report(self, report: dict[str, Any]) -> None:
         if "progress" in report:
             self.progress = float(report["progress"])
+            if "epoch" in report and self.record is not None:  # an epoch repeated after a resume replaces its twin
+                entry = {k: v for k, v in report.items() if k != "progress"}
+                self.record.history = [h for h in self.record.history if h.get("epoch") != entry["epoch"]] + [entry]
+                self._save()
         if "confusion_matrix" in report and self.record is not None:
             self.record.best_metrics = report
             self._save()
@@ -277,10 +282,10 @@ class Lifecycle:
         job.output_dir.mkdir(parents=True, exist_ok=True)
         self.child = ChildProcess(self.settings.trainer_logic, job.training_dir / "training.log",
                                   job.training_dir / "progress.jsonl")
-        if record.stop_requested:
-            return
         try:
             await self.child.run(["train", str(job_file)], self._on_report)
+        except ChildRefused as e:
+            raise PermanentError(str(e)) from e
         except ChildFailed as e:
             record.crashes += 1
             self._save()
@@ -374,6 +379,8 @@ class Lifecycle:
         try:
             await self.child.run(["detect", str(job_file), str(model_dir), str(tdir / "detect_images.json"),
                                   str(tdir / "detections.json")], self._on_report)
+        except ChildRefused as e:
+            raise PermanentError(str(e)) from e
         finally:
             self.child = None
         record.detections_uploaded = 0

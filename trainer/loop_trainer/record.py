@@ -45,6 +45,7 @@ class TrainingRecord(BaseModel):
     crashes: int = 0
     stop_requested: bool = False
     best_metrics: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = Field(default_factory=list)  # per-epoch figures reported by the plugin
     synced_epoch: int | None = None
     model_id: str | None = None
     uploaded_formats: list[str] = Field(default_factory=list)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from loop_shared.schemas import BoxDetection, Detections, ModelInformation, PointDetection
+from loop_shared.schemas import BoxDetection, Detections, ModelInformation, PointDetection, PretrainedModel
 
 from ..logic import Reporter, TrainerLogic, TrainingJob
 
@@ -25,6 +25,8 @@ class ReferenceTrainerLogic(TrainerLogic):
 
     model_format = "onnx"
     architecture = "loop-reference-detector"
+    pretrained_models: ClassVar[list[PretrainedModel]] = [
+        PretrainedModel(name="small", label="Small", description="the reference detector, trained from scratch")]
 
     def train(self, job: TrainingJob, reporter: Reporter) -> None:
         from .train import run  # JAX is imported only in the child process
