@@ -1,7 +1,10 @@
 """REST client for the Learning Loop: cookie login, retries with backoff, streaming downloads.
 
 Every request has a timeout. Connection errors and 5xx answers are retried with capped exponential backoff and
-jitter; 429 waits as long as `Retry-After` says; a 401 triggers one fresh login and one repeat.
+jitter; 429 waits as long as `Retry-After` says; a 401 triggers one fresh login and one repeat. Whatever the
+HTTP stack raises while a request is under way counts as a connection failure: besides httpx's own errors,
+a connection reset right after the handshake can surface as another type (an AttributeError from the socket
+layer under uvloop), and no caller may die of that.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 import httpx
 
 from .backoff import Backoff, retry_after_seconds
-from .errors import LoopAuthError, LoopResponseError, LoopUnavailableError
+from .errors import LoopAuthError, LoopError, LoopResponseError, LoopUnavailableError
 from .settings import NodeSettings
 
 log = logging.getLogger("loop.client")
@@ -102,11 +105,12 @@ class LoopClient:
             last = attempt == attempts
             try:
                 response = await self._http.request(method, path, **kwargs)
-            except (httpx.TransportError, httpx.TimeoutException) as e:
+            except Exception as e:
+                failure = _connection_failure(method, path, e)
                 if last:
-                    raise LoopUnavailableError(f"{method} {path}: {type(e).__name__}: {e}") from e
+                    raise failure from e
                 delay = backoff.next_delay()
-                log.warning("%s %s failed (%s); retrying in %.1f s", method, path, type(e).__name__, delay)
+                log.warning("%s; retrying in %.1f s", failure, delay)
                 await asyncio.sleep(delay)
                 continue
             wait = _retry_delay(response, backoff)
@@ -172,17 +176,39 @@ class LoopClient:
                     try:
                         with os.fdopen(fd, "wb") as out:
                             async for chunk in response.aiter_bytes(1024 * 1024):
-                                out.write(chunk)
+                                try:
+                                    out.write(chunk)
+                                except OSError as e:  # our disk, not the connection: no retry
+                                    raise _LocalWriteError(e) from e
                         os.replace(tmp, target)
                     except BaseException:
                         Path(tmp).unlink(missing_ok=True)
                         raise
                     return target
-            except (httpx.TransportError, httpx.TimeoutException) as e:
+            except _LocalWriteError as e:
+                raise e.error from None
+            except LoopError:
+                raise
+            except Exception as e:
+                failure = _connection_failure("GET", path, e)
                 if attempt == self.retry.attempts:
-                    raise LoopUnavailableError(f"GET {path}: {type(e).__name__}: {e}") from e
+                    raise failure from e
                 await asyncio.sleep(backoff.next_delay())
         raise AssertionError("unreachable")
+
+
+class _LocalWriteError(Exception):
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _connection_failure(method: str, path: str, error: Exception) -> LoopUnavailableError:
+    """The error a failed exchange becomes; anything but httpx's own errors is logged as unexpected."""
+    if not isinstance(error, httpx.HTTPError):
+        log.warning("unexpected %s inside the HTTP stack during %s %s: %s", type(error).__name__, method, path, error)
+    text = " ".join(str(error).split())
+    return LoopUnavailableError(f"{method} {path}: {type(error).__name__}{': ' + text if text else ''}")
 
 
 def _retry_delay(response: httpx.Response, backoff: Backoff) -> float | None:

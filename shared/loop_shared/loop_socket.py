@@ -2,7 +2,9 @@
 
 python-socketio's own reconnection is switched off: one task logs in, connects, waits for the disconnect, backs
 off with jitter and connects again. So there is never more than one client, and a reconnect always carries a
-fresh login cookie (the reference library's reconnect storms came from overlapping clients).
+fresh login cookie (the reference library's reconnect storms came from overlapping clients). Before each attempt
+it asks `GET /api/status` (no login), as the reference trainer does, so a Loop that is down or restarting is
+spared the login and the handshake. Whatever fails in an attempt, the task backs off and tries again.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 import socketio
 
 from .backoff import Backoff
-from .errors import LoopError
+from .errors import LoopUnavailableError
 from .loop_client import LoopClient
+from .tasks import TaskHealth, one_line, supervise
 
 log = logging.getLogger("loop.socket")
 
@@ -27,14 +30,15 @@ SOCKET_PATH = "/ws/socket.io"
 
 class LoopSocket:
     def __init__(self, client: LoopClient, node_type: str, handlers: dict[str, Handler],
-                 on_connect: Callable[[], Awaitable[None]] | None = None,
-                 backoff: Backoff | None = None) -> None:
+                 on_connect: Callable[[], Awaitable[object]] | None = None,
+                 backoff: Backoff | None = None, health: TaskHealth | None = None) -> None:
         self._loop_client = client
         self._settings = client.settings
         self._node_type = node_type
         self._handlers = handlers
         self._on_connect = on_connect
         self._backoff = backoff or Backoff(base=1.0, cap=60.0)
+        self._health = health
         self._sio: socketio.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -46,7 +50,13 @@ class LoopSocket:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._supervise(), name=f"loop-socket-{self._node_type}")
+            body = self._supervise
+            if self._health is not None:
+                health = self._health
+
+                async def body() -> None:
+                    await supervise("loop_socket", self._supervise, health)
+            self._task = asyncio.create_task(body(), name=f"loop-socket-{self._node_type}")
 
     async def stop(self) -> None:
         self._stopping = True
@@ -83,6 +93,9 @@ class LoopSocket:
         return run
 
     async def _connect_once(self) -> socketio.AsyncClient:
+        status = await self._loop_client.request("GET", "/status", requires_login=False, attempts=1, timeout=10)
+        if status.status_code != 200:
+            raise LoopUnavailableError(f"the Loop's /api/status answered {status.status_code}", status.status_code)
         await self._loop_client.login(force=True)
         sio = self._new_client()
         headers = {"organization": self._settings.organization, "project": self._settings.project,
@@ -95,15 +108,19 @@ class LoopSocket:
         while not self._stopping:
             try:
                 self._sio = await self._connect_once()
-            except (TimeoutError, LoopError, socketio.exceptions.ConnectionError, OSError) as e:
+            except Exception as e:  # Loop down, refused login, a reset mid-handshake: all mean "try again later"
                 self._sio = None
                 delay = self._backoff.next_delay()
+                if self._health is not None:
+                    self._health.failed("loop_socket", e)
                 log.warning("cannot connect to the Loop at %s (%s); next try in %.1f s",
-                            self._settings.socket_url, e, delay)
+                            self._settings.socket_url, one_line(e), delay)
                 await asyncio.sleep(delay)
                 continue
             self.connect_count += 1
             self._backoff.reset()
+            if self._health is not None:
+                self._health.ok("loop_socket")
             log.info("connected to the Loop via Socket.IO as %s", self._node_type)
             if self._on_connect is not None:
                 try:

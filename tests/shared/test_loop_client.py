@@ -113,3 +113,55 @@ async def test_download_streams_to_the_named_file(tmp_path: Path) -> None:
     with pytest.raises(LoopResponseError, match="404"):
         await client.download("/o/projects/p/models/x/onnx/file", tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["demo_1.0_onnx.zip"]
+
+
+async def test_any_exception_inside_the_http_stack_is_a_connection_failure() -> None:
+    """Under uvloop a connection reset right after the handshake raised AttributeError out of the socket layer;
+    it must be retried like any connection error, never escape to the caller as something else."""
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) < 3:
+            raise AttributeError("'NoneType' object has no attribute 'getpeername'")
+        return httpx.Response(200, json={"ok": True})
+
+    client = client_for(handler)
+    response = await client.request("GET", "/status", requires_login=False)
+    assert response.status_code == 200 and len(calls) == 3
+    calls.clear()
+    failing = client_for(lambda request: (_ for _ in ()).throw(AttributeError("getpeername")))
+    with pytest.raises(LoopUnavailableError, match="AttributeError"):
+        await failing.request("GET", "/status", requires_login=False)
+    await client.close()
+    await failing.close()
+
+
+async def test_a_full_disk_during_a_download_is_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(200, content=b"x" * 1000)
+
+    client = client_for(handler)
+    real_fdopen = __import__("os").fdopen
+
+    class FullDisk:
+        def __init__(self, fd: int, mode: str) -> None:
+            self.file = real_fdopen(fd, mode)
+
+        def __enter__(self) -> FullDisk:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.file.close()
+
+        def write(self, data: bytes) -> None:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("loop_shared.loop_client.os.fdopen", FullDisk)
+    with pytest.raises(OSError, match="No space left"):
+        await client.download("/model.zip", tmp_path, filename="model.zip")
+    assert len(calls) == 1 and list(tmp_path.iterdir()) == []
+    await client.close()

@@ -69,3 +69,20 @@ async def test_wrong_password_never_connects(stub: Service) -> None:
     assert not socket.connected and trainers(stub) == []
     await socket.stop()
     await client.close()
+
+
+async def test_a_loop_whose_status_is_not_ok_is_spared_the_login_and_handshake() -> None:
+    seen: list[str] = []
+
+    def loop_restarting(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        return httpx.Response(503)
+
+    settings = load_settings(NodeSettings, host="loop.test", username=USERNAME, password=PASSWORD)
+    client = LoopClient(settings, RetryPolicy(attempts=1), transport=httpx.MockTransport(loop_restarting))
+    socket = LoopSocket(client, "trainer", {}, backoff=Backoff(base=0.05, cap=0.1))
+    socket.start()
+    await wait_for(lambda: len(seen) >= 3)
+    await socket.stop()
+    await client.close()
+    assert set(seen) == {"GET /api/status"} and socket.connect_count == 0
