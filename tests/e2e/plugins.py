@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from loop_converter.onnx_converters import OnnxInt8Converter
+from loop_shared.schemas import Detections
+from loop_trainer.logic import Reporter, TrainerLogic, TrainingJob
 
 
 class FormatAToB(OnnxInt8Converter):
@@ -10,3 +15,25 @@ class FormatAToB(OnnxInt8Converter):
 
     source_format = "format_a"
     target_format = "format_b"
+
+
+class InstantTrainer(TrainerLogic):
+    """Trains nothing, at once: a model file of a few bytes and no detections. For lifecycle tests that are
+    about the node, not about learning."""
+
+    model_format = "onnx"
+    architecture = "instant"
+
+    def train(self, job: TrainingJob, reporter: Reporter) -> None:
+        job.output_dir.mkdir(parents=True, exist_ok=True)
+        images = job.image_data()
+        reporter.progress(1.0, epoch=1, loss=0.0)
+        reporter.metrics(1, {c.id: {"tp": 0, "fp": 0, "fn": 0} for c in job.categories})
+        (job.output_dir / "model.onnx").write_bytes(f"{len(images)} images".encode())
+
+    def model_files(self, job: TrainingJob) -> tuple[dict[str, list[Path]], dict[str, Any]]:
+        model = job.output_dir / "model.onnx"
+        return ({"onnx": [model]} if model.exists() else {}), {"resolution": 64}
+
+    def detect(self, job: TrainingJob, model_dir: Path, images: list[Path]) -> list[Detections]:
+        return [Detections(image_id=path.stem) for path in images]
