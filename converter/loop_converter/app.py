@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, generate_latest
 
 from loop_shared.loop_client import LoopClient
 from loop_shared.plugins import load_plugin_class
+from loop_shared.tasks import TaskHealth
 
 from .logic import ConverterLogic
 from .settings import ConverterSettings
@@ -31,7 +33,9 @@ def create_app(settings: ConverterSettings, logic: ConverterLogic | None = None)
     logic = logic or load_logic(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     client = LoopClient(settings)
-    worker = Worker(settings, client, logic)
+    registry = CollectorRegistry()
+    tasks = TaskHealth(registry, "loop_converter")
+    worker = Worker(settings, client, logic, tasks)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -52,10 +56,17 @@ def create_app(settings: ConverterSettings, logic: ConverterLogic | None = None)
 
     @app.get("/ready")
     def ready() -> JSONResponse:
-        """Ready once a scan of the Loop succeeded."""
+        """Ready once a scan of the Loop succeeded; `failing` lists background tasks that keep failing."""
+        failing = tasks.failing()
         if worker.last_scan is None:
-            return JSONResponse({"status": "not ready", "reason": worker.last_error or "no scan yet"}, 503)
-        return JSONResponse({"status": "ready"})
+            return JSONResponse({"status": "not ready", "reason": worker.last_error or "no scan yet",
+                                 "failing": failing}, 503)
+        return JSONResponse({"status": "degraded" if failing else "ready", "failing": failing})
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """Prometheus metrics: the health of the background tasks."""
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     @app.get("/status")
     def status(request: Request) -> dict[str, Any]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from loop_shared.settings import NodeSettings
+
+from .partition import replica_number
 
 
 class ConverterSettings(NodeSettings):
@@ -14,3 +16,15 @@ class ConverterSettings(NodeSettings):
     poll_interval: float = Field(10.0, gt=0, description="Seconds between scans for models to convert.")
     retry_base: float = Field(30.0, gt=0, description="First wait before retrying a failed model (s).")
     retry_cap: float = Field(3600.0, gt=0, description="Longest wait before retrying a failed model (s).")
+    replicas: int = Field(1, ge=1, le=1000, description="How many converter replicas share the work (each model "
+                          "is converted by one of them).")
+    replica_index: str = Field("0", description="This replica's number: a number (Swarm's {{.Task.Slot}}, a "
+                               "StatefulSet ordinal) or a name ending in one (a StatefulSet pod name).")
+    takeover_after: float = Field(600.0, gt=0, description="Seconds after which a model of another replica that "
+                                  "is still unconverted is taken over (that replica is gone).")
+
+    @field_validator("replica_index")
+    @classmethod
+    def _replica_number(cls, value: str) -> str:
+        replica_number(value)
+        return value

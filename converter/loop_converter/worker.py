@@ -2,8 +2,11 @@
 
 Every poll: list the projects (only LOOP_ORGANIZATION/LOOP_PROJECT when both are set), list their models, and for
 each model with the source format but not the target format that is due (never tried, or its failure backoff
-has run out): download, unpack, convert in a worker thread, upload the target format keeping the model's id and
-version. One model's failure never blocks another. A 409 from the Loop means another replica was faster.
+has run out) and is this replica's (see partition.py): download, unpack, convert in a worker thread, look again
+whether the target format appeared meanwhile, upload the target format keeping the model's id and version. One
+model's failure never blocks another. The scan runs supervised: any exception is logged, counted and retried.
+Names from the Loop (organization, project, model and image ids) are used only after `loop_shared.names`
+accepted them.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from typing import Any
 from loop_shared.errors import LoopError
 from loop_shared.loop_client import LoopClient
 from loop_shared.model_package import MODEL_JSON, extract_package, read_model_json
+from loop_shared.names import is_safe_name
+from loop_shared.tasks import TaskHealth, one_line, spawn
 
 from .logic import ConverterLogic
+from .partition import Partition, owner, replica_number
 from .records import Records
 from .settings import ConverterSettings
 
@@ -33,8 +39,11 @@ class ConversionError(Exception):
 
 
 class Worker:
-    def __init__(self, settings: ConverterSettings, client: LoopClient, logic: ConverterLogic) -> None:
-        self.settings, self.client, self.logic = settings, client, logic
+    def __init__(self, settings: ConverterSettings, client: LoopClient, logic: ConverterLogic,
+                 health: TaskHealth) -> None:
+        self.settings, self.client, self.logic, self.health = settings, client, logic, health
+        self.partition = Partition(replica_number(settings.replica_index), settings.replicas,
+                                   settings.takeover_after)
         self.records = Records(settings.data_dir / "conversions.json", settings.retry_base, settings.retry_cap)
         self.tmp_root = settings.data_dir / "tmp"
         shutil.rmtree(self.tmp_root, ignore_errors=True)  # leftovers of a crash
@@ -42,10 +51,11 @@ class Worker:
         self.last_scan: float | None = None
         self.last_error: str | None = None
         self.converted_count = 0
+        self.skipped_count = 0  # the target format appeared while we converted (another replica was faster)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="converter")
+        self._task = spawn("conversion", self._run, self.health)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -57,22 +67,35 @@ class Worker:
             try:
                 await self.scan()
                 self.last_error = None
+                self.health.ok("conversion")
             except LoopError as e:
-                self.last_error = str(e)
+                self.last_error = one_line(e)
+                self.health.failed("conversion", e)
                 log.warning("cannot scan the Loop: %s", e)
-            except Exception as e:
-                self.last_error = f"{type(e).__name__}: {e}"
-                log.exception("scan failed")
+            except BaseException as e:
+                self.last_error = one_line(e)  # shown by /status; the supervisor logs, counts and restarts
+                raise
             await asyncio.sleep(self.settings.poll_interval)
 
     async def projects(self) -> list[tuple[str, str]]:
         if self.settings.organization and self.settings.project:
             return [(self.settings.organization, self.settings.project)]
         data = await self.client.get_json("/projects")
-        found = [(p["organization_id"], p["project_id"]) for p in data.get("projects", [])]
+        listed = data.get("projects", []) if isinstance(data, dict) else []
+        found = [(p.get("organization_id"), p.get("project_id")) for p in listed if isinstance(p, dict)]
+        usable = [(str(o), str(p)) for o, p in found if is_safe_name(o) and is_safe_name(p)]
+        if len(usable) < len(found):
+            log.warning("ignoring %d projects whose names cannot be used in a path", len(found) - len(usable))
         if self.settings.organization:
-            found = [p for p in found if p[0] == self.settings.organization]
-        return found
+            usable = [p for p in usable if p[0] == self.settings.organization]
+        return usable
+
+    async def formats_of(self, org: str, project: str, model_id: str) -> list[str]:
+        data = await self.client.get_json(f"/{org}/projects/{project}/models")
+        for model in data.get("models", []) if isinstance(data, dict) else []:
+            if isinstance(model, dict) and model.get("id") == model_id:
+                return list(model.get("formats") or [])
+        return []
 
     async def scan(self) -> int:
         """One pass over every visible project; returns how many models were converted."""
@@ -80,25 +103,38 @@ class Worker:
         source, target = self.logic.source_format, self.logic.target_format
         for org, project in await self.projects():
             data = await self.client.get_json(f"/{org}/projects/{project}/models")
-            for model in data.get("models", []):
+            for model in data.get("models", []) if isinstance(data, dict) else []:
+                if not isinstance(model, dict) or not is_safe_name(model.get("id")):
+                    log.warning("ignoring a model of %s/%s without a usable id: %.100r", org, project, model)
+                    continue
                 formats = model.get("formats") or []
                 key = Records.key(org, project, model["id"], target)
-                if source not in formats or target in formats or not self.records.due(key):
+                if source not in formats or target in formats:
+                    self.partition.forget(key)
                     continue
+                if not self.records.due(key) or not self.partition.mine(key):
+                    continue
+                if self.partition.taken_over(key):
+                    log.warning("taking over model %s of %s/%s from replica %d, which left it unconverted for %.0f s",
+                                model.get("version"), org, project, owner(key, self.partition.replicas),
+                                self.partition.takeover_after)
                 try:
-                    await self.convert(org, project, model)
+                    uploaded = await self.convert(org, project, model)
                 except ConversionError as e:
-                    delay = self.records.failed(key, model.get("version", "?"), str(e))
+                    delay = self.records.failed(key, str(model.get("version", "?")), str(e))
                     log.error("model %s (%s/%s) failed to convert to %s: %s; next try in %.0f s",
                               model.get("version"), org, project, target, e, delay)
                     continue
-                self.records.converted(key, model.get("version", "?"))
-                self.converted_count += 1
-                done += 1
+                self.records.converted(key, str(model.get("version", "?")))
+                self.partition.forget(key)
+                if uploaded:
+                    self.converted_count += 1
+                    done += 1
         self.last_scan = time.time()
         return done
 
-    async def convert(self, org: str, project: str, model: dict[str, Any]) -> None:
+    async def convert(self, org: str, project: str, model: dict[str, Any]) -> bool:
+        """Convert and upload one model; False when its target format appeared meanwhile (nothing uploaded)."""
         source, target = self.logic.source_format, self.logic.target_format
         base = f"/{org}/projects/{project}/models/{model['id']}"
         with tempfile.TemporaryDirectory(dir=self.tmp_root) as tmp:
@@ -108,7 +144,7 @@ class Worker:
                 source_dir = await asyncio.to_thread(extract_package, archive, tmp_dir / "source")
                 model_info = await asyncio.to_thread(read_model_json, source_dir)
             except Exception as e:
-                raise ConversionError(f"cannot fetch the {source} package: {e}") from e
+                raise ConversionError(f"cannot fetch the {source} package: {one_line(e)}") from e
             calibration = await self._calibration_images(org, project, tmp_dir / "calibration")
             out_dir = tmp_dir / "target"
             out_dir.mkdir()
@@ -116,7 +152,7 @@ class Worker:
             try:
                 additions = await asyncio.to_thread(self.logic.convert, source_dir, model_info, out_dir, calibration)
             except Exception as e:
-                raise ConversionError(f"{type(e).__name__}: {e}") from e
+                raise ConversionError(one_line(e)) from e
             files = [p for p in sorted(out_dir.iterdir()) if p.is_file() and p.name != MODEL_JSON]
             if not files:
                 raise ConversionError("the converter produced no files")
@@ -125,18 +161,25 @@ class Worker:
                 ("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in files]
             parts.append(("files", (MODEL_JSON, json.dumps(model_json).encode(), "application/json")))
             try:
+                if target in await self.formats_of(org, project, model["id"]):
+                    log.info("model %s of %s/%s got %s while we converted it (another converter was faster); "
+                             "not uploading ours", model.get("version"), org, project, target)
+                    self.skipped_count += 1
+                    return False
                 response = await self.client.put(f"{base}/{target}/file", files=parts, timeout=600.0)
             except LoopError as e:
-                raise ConversionError(f"upload failed: {e}") from e
+                raise ConversionError(f"upload failed: {one_line(e)}") from e
             if response.status_code == 409:
                 log.info("model %s of %s/%s already has %s (another converter was faster)", model.get("version"),
                          org, project, target)
-                return
+                self.skipped_count += 1
+                return False
             if response.status_code != 200:
                 raise ConversionError(f"the Loop refused the upload: HTTP {response.status_code}: "
                                       f"{response.text[:200]}")
             log.info("converted model %s of %s/%s from %s to %s in %.1f s", model.get("version"), org, project,
                      source, target, time.perf_counter() - started)
+            return True
 
     async def _calibration_images(self, org: str, project: str, directory: Path) -> list[Path]:
         """Up to `calibration_images` annotated (else any) images of the project; none if the Loop has none."""
@@ -154,7 +197,7 @@ class Worker:
             if ids:
                 break
         paths = []
-        for image_id in ids[:wanted]:
+        for image_id in [i for i in ids if is_safe_name(i)][:wanted]:
             try:
                 paths.append(await self.client.download(f"/{org}/projects/{project}/images/{image_id}/main",
                                                         directory, filename=f"{image_id}.jpg", requires_login=True))
@@ -166,4 +209,6 @@ class Worker:
         failures = {k: v for k, v in self.records.items.items() if v["status"] == "failed"}
         return {"source_format": self.logic.source_format, "target_format": self.logic.target_format,
                 "last_scan": self.last_scan, "last_error": self.last_error, "converted": self.converted_count,
+                "skipped": self.skipped_count, "replica": {"index": self.partition.index,
+                                                           "replicas": self.partition.replicas},
                 "failures": failures}

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from loop_shared.identity import node_uuid
 from loop_shared.loop_client import LoopClient
 from loop_shared.plugins import load_plugin_class
+from loop_shared.tasks import TaskHealth
 
 from .deployment import Deployment
 from .engine import Engine
@@ -83,10 +84,12 @@ def create_app(settings: DetectorSettings, logic_cls: type[DetectorLogic] | None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     name = settings.node_name or f"detector {settings.organization}/{settings.project}"
     metrics = DetectorMetrics()
+    tasks = TaskHealth(metrics.registry, "loop_detector")
     client = LoopClient(settings)
-    outbox = Outbox(settings.data_dir / "outbox", settings, client, metrics)
+    outbox = Outbox(settings.data_dir / "outbox", settings, client, metrics, tasks)
     engine = Engine(settings, metrics, RelevanceFilter(settings), outbox)
-    deployment = Deployment(settings, client, engine, logic_cls, metrics, node_uuid(settings.data_dir, name), name)
+    deployment = Deployment(settings, client, engine, logic_cls, metrics, node_uuid(settings.data_dir, name), name,
+                            tasks)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -103,7 +106,7 @@ def create_app(settings: DetectorSettings, logic_cls: type[DetectorLogic] | None
     app = FastAPI(title="Learning Loop detector", version="0.1.0", lifespan=lifespan,
                   description="Inference over REST and Socket.IO; a drop-in for the reference detector node.")
     app.state.settings, app.state.engine, app.state.deployment = settings, engine, deployment
-    app.state.outbox, app.state.metrics = outbox, metrics
+    app.state.outbox, app.state.metrics, app.state.health = outbox, metrics, tasks
     install_error_handlers(app)
     for module in (upload, control, health):
         app.include_router(module.router)

@@ -3,7 +3,8 @@
 A new model is built and warmed up while the old one keeps serving, then swapped in atomically. A package that
 fails (bad zip, no model.json, a model that will not load) is reported to the Loop and retried only after a
 growing pause, never in a tight loop. Models are cached per version and id under `models/`; the current one and
-the version-control mode are persisted, so a restart without the Loop serves the last model.
+the version-control mode are persisted, so a restart without the Loop serves the last model. The version and
+model id the Loop names become a directory name only after `loop_shared.names` accepted them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from loop_shared.backoff import Backoff
 from loop_shared.errors import LoopError, ModelPackageError
 from loop_shared.loop_client import LoopClient
 from loop_shared.model_package import extract_package, read_model_info, write_json_atomic
+from loop_shared.names import UnsafeNameError, inside, is_safe_name, safe_name
 from loop_shared.schemas import DetectorStatus, ModelInformation, ModelVersionResponse, OperationMode, VersionMode
+from loop_shared.tasks import TaskHealth, one_line, spawn
 
 from .engine import ActiveModel, Engine
 from .logic import DetectorLogic
@@ -37,9 +40,11 @@ class VersionError(ValueError):
 
 class Deployment:
     def __init__(self, settings: DetectorSettings, client: LoopClient, engine: Engine,
-                 logic_cls: type[DetectorLogic], metrics: DetectorMetrics, node_id: str, name: str) -> None:
+                 logic_cls: type[DetectorLogic], metrics: DetectorMetrics, node_id: str, name: str,
+                 health: TaskHealth) -> None:
         self.settings, self.client, self.engine, self.logic_cls, self.metrics = (settings, client, engine,
                                                                                    logic_cls, metrics)
+        self.health = health
         self.node_id, self.name = node_id, name
         self.models_dir = settings.data_dir / "models"
         self.models_dir.mkdir(parents=True, exist_ok=True)
@@ -52,8 +57,9 @@ class Deployment:
         self.errors: dict[str, str] = {}
         self._failures: dict[str, tuple[Backoff, float]] = {}
         self._update_lock = asyncio.Lock()
+        self._cache_loaded = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[bool]] = set()
         self._load_state()
 
     # persisted state -----------------------------------------------------------------------------------------
@@ -61,10 +67,13 @@ class Deployment:
         try:
             state = json.loads(self.state_file.read_text())
             self.version_control = VersionMode(state.get("version_control", self.version_control))
-            self.target = state.get("target")
+            target = state.get("target")
+            if target is not None:
+                self.target = {"id": safe_name(target["id"], "model id"),
+                               "version": safe_name(target["version"], "model version")}
         except FileNotFoundError:
             pass
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, KeyError) as e:
             log.warning("ignoring unreadable %s: %s", self.state_file, e)
 
     def _save_state(self, current_dir: str | None = None) -> None:
@@ -78,8 +87,8 @@ class Deployment:
 
     # lifecycle -----------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._startup_then_poll(), name="deployment"),
-                       asyncio.create_task(self._status_loop(), name="status")]
+        self._tasks = [spawn("deployment", self._startup_then_poll, self.health),
+                       spawn("status", self._status_loop, self.health)]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -87,19 +96,32 @@ class Deployment:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _startup_then_poll(self) -> None:
-        await self._load_cached()
-        self.operation_mode = OperationMode.IDLE
+        """Serve the cached model (once), then check the Loop's target every poll interval. Runs supervised:
+        an unexpected exception restarts this loop after a backoff, without loading the cache again."""
+        if not self._cache_loaded:
+            await self._load_cached()
+            self._cache_loaded = True
+            self.operation_mode = OperationMode.IDLE
         while True:
             if self.operation_mode == OperationMode.IDLE:
                 try:
                     await self.check()
-                except Exception:
-                    log.exception("deployment check failed")
+                except (LoopError, VersionError) as e:
+                    self.errors["deployment_target"] = one_line(e)
+                    log.warning("deployment check failed: %s", e)
+                problem = self.errors.get("deployment_target") or self.errors.get("update_model")
+                if problem:
+                    self.health.failed("deployment", problem)
+                else:
+                    self.health.ok("deployment")
             await asyncio.sleep(self.settings.poll_interval)
 
     async def _status_loop(self) -> None:
         while True:
-            await self.sync_status()
+            if await self.sync_status():
+                self.health.ok("status")
+            else:
+                self.health.failed("status", "the Loop did not take the status report")
             await asyncio.sleep(self.settings.status_interval)
 
     async def _load_cached(self) -> None:
@@ -107,7 +129,9 @@ class Deployment:
             current = json.loads(self.state_file.read_text()).get("current_dir")
         except (FileNotFoundError, ValueError):
             return
-        if current and (self.models_dir / current / "model.json").exists():
+        if not current or not is_safe_name(current):
+            return
+        if (self.models_dir / current / "model.json").exists():
             try:
                 await self._build_and_swap(self.models_dir / current)
                 log.info("serving cached model %s", current)
@@ -121,14 +145,19 @@ class Deployment:
             self.errors.pop("deployment_target", None)
         except LoopError as e:
             if getattr(e, "status_code", None) != 404:  # 404: no target set yet, nothing to report
-                self.errors["deployment_target"] = str(e)
+                self.errors["deployment_target"] = one_line(e)
                 log.warning("cannot read the deployment target: %s", e)
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("model_uuid"), str) or \
-                not isinstance(data.get("version"), str):
-            self.errors["deployment_target"] = f"unexpected deployment target {data!r}"
+        if not isinstance(data, dict):
+            self.errors["deployment_target"] = f"unexpected deployment target {str(data)[:100]!r}"
             return None
-        return {"id": data["model_uuid"], "version": data["version"]}
+        try:
+            return {"id": safe_name(data.get("model_uuid"), "model_uuid"),
+                    "version": safe_name(data.get("version"), "model version")}
+        except UnsafeNameError as e:
+            self.errors["deployment_target"] = str(e)
+            log.error("ignoring the deployment target: %s", e)
+            return None
 
     async def check(self) -> None:
         """One deployment cycle: find the target and update to it when it differs from what is served."""
@@ -145,7 +174,7 @@ class Deployment:
         await self.update(self.target)
 
     def _model_dir(self, target: dict[str, str]) -> Path:
-        return self.models_dir / f"{target['version']}__{target['id'][:8]}"
+        return inside(self.models_dir, self.models_dir / f"{target['version']}__{target['id'][:8]}")
 
     async def update(self, target: dict[str, str]) -> None:
         failure = self._failures.get(target["id"])
@@ -195,7 +224,7 @@ class Deployment:
         backoff, _ = self._failures.get(target["id"], (Backoff(base=30.0, cap=1800.0), 0.0))
         delay = backoff.next_delay()
         self._failures[target["id"]] = (backoff, time.monotonic() + delay)
-        message = f"model {target['version']} ({target['id']}): {type(error).__name__}: {error}"
+        message = f"model {target['version']} ({target['id']}): {one_line(error)}"
         self.errors["update_model"] = message
         self.metrics.model_failures.inc()
         log.error("cannot deploy %s; still serving %s; next attempt in %.0f s", message,
@@ -214,12 +243,16 @@ class Deployment:
         if not value or not all(part.isdigit() for part in value.split(".")):
             raise VersionError("Invalid version number")
         data = await self.client.get_json(f"{self.client.project_path}/models")
-        matches = [m for m in data.get("models", []) if m.get("version") == value]
+        matches = [m for m in data.get("models", []) if isinstance(m, dict) and m.get("version") == value]
         if len(matches) != 1:
             raise VersionError(f"No Model with version {value}" if not matches else
                                f"Multiple models with version {value}")
+        try:
+            model_id = safe_name(matches[0].get("id"), "model id")
+        except UnsafeNameError as e:
+            raise VersionError(str(e)) from e
         self.version_control = VersionMode.SPECIFIC_VERSION
-        self.target = {"id": matches[0]["id"], "version": value}
+        self.target = {"id": model_id, "version": value}
         self._failures.pop(self.target["id"], None)
         self._save_state()
 
@@ -246,14 +279,18 @@ class Deployment:
                               errors=dict(self.errors), operation_mode=self.operation_mode.value,
                               node_version=self.settings.node_version)
 
-    async def sync_status(self) -> None:
+    async def sync_status(self) -> bool:
+        """Report the status to the Loop; returns whether it was accepted (a failure is logged, not raised)."""
         try:
             response = await self.client.post(f"{self.client.project_path}/detectors",
                                               json=self.status().model_dump(mode="json"), attempts=2)
-            if not response.is_success:
-                log.warning("the Loop refused the detector status: HTTP %d", response.status_code)
         except LoopError as e:
             log.warning("cannot report status to the Loop: %s", e)
+            return False
+        if not response.is_success:
+            log.warning("the Loop refused the detector status: HTTP %d", response.status_code)
+            return False
+        return True
 
     async def set_operation_mode(self, mode: OperationMode) -> None:
         if mode != self.operation_mode:

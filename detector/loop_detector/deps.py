@@ -9,6 +9,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from loop_shared.tasks import TaskHealth
+
 from .deployment import Deployment
 from .engine import Engine
 from .metrics import DetectorMetrics
@@ -35,7 +37,13 @@ async def get_metrics(request: Request) -> DetectorMetrics:
     return metrics
 
 
+async def get_health(request: Request) -> TaskHealth:
+    health: TaskHealth = request.app.state.health
+    return health
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
 DeploymentDep = Annotated[Deployment, Depends(get_deployment)]
 OutboxDep = Annotated[Outbox, Depends(get_outbox)]
 MetricsDep = Annotated[DetectorMetrics, Depends(get_metrics)]
+HealthDep = Annotated[TaskHealth, Depends(get_health)]

@@ -3,7 +3,9 @@
 Requests run concurrently on a pool of inference threads (ONNX Runtime releases the GIL), the most recently idle
 thread first (see inference_pool); there is no lock around inference. The served model is one reference swapped
 atomically: a request keeps the model it started with, and a replaced model is closed only after its last request
-has finished, so no request fails during a swap.
+has finished, so no request fails during a swap. A batch is decoded and evaluated in chunks of at most
+`LOOP_MAX_IMAGE_PIXELS` decoded pixels, so a request of many large images needs the memory of one chunk, not of
+all its images at once.
 """
 
 from __future__ import annotations
@@ -154,20 +156,45 @@ class Engine:
 
     def detect_sync(self, inputs: list[ImageInput], options: DetectOptions) -> list[ImageMetadata]:
         """Blocking: decode, evaluate, complete the metadata and queue relevant images. Runs in the pool."""
-        arrays = [self._to_array(i) for i in inputs]
         model = self._acquire()
         try:
-            results = self._evaluate(model, arrays)
+            created = options.created or now_created()
+            results: list[ImageMetadata] = []
+            for chunk in self._chunks(inputs):
+                arrays = [self._to_array(i) for i in chunk]
+                for image, array, metadata in zip(chunk, arrays, self._evaluate(model, arrays), strict=True):
+                    metadata.tags.extend(options.tags)
+                    metadata.source, metadata.created = options.source, created
+                    metadata.image_size = {"width": int(array.shape[1]), "height": int(array.shape[0])}
+                    metadata.model_version = model.info.version
+                    self._autoupload(image, array, metadata, options)
+                    results.append(metadata)
+                del arrays  # this chunk's pixels are freed before the next chunk is decoded
+            return results
         finally:
             self._release(model)
-        created = options.created or now_created()
-        for image, array, metadata in zip(inputs, arrays, results, strict=True):
-            metadata.tags.extend(options.tags)
-            metadata.source, metadata.created = options.source, created
-            metadata.image_size = {"width": int(array.shape[1]), "height": int(array.shape[0])}
-            metadata.model_version = model.info.version
-            self._autoupload(image, array, metadata, options)
-        return results
+
+    def _chunks(self, inputs: list[ImageInput]) -> list[list[ImageInput]]:
+        """Consecutive groups of images holding at most `max_image_pixels` decoded pixels (at least one image);
+        sizes come from the image headers, so nothing is decoded to plan this."""
+        if len(inputs) == 1:
+            return [inputs]
+        budget, pixels = self.settings.max_image_pixels, 0
+        chunk: list[ImageInput] = []
+        chunks = [chunk]
+        for image in inputs:
+            if image.array is not None:
+                size = int(image.array.shape[0]) * int(image.array.shape[1])
+            else:
+                assert image.encoded is not None
+                width, height = images.check_encoded(image.encoded, self.settings.max_image_bytes, budget)
+                size = width * height
+            if chunk and pixels + size > budget:
+                chunk, pixels = [], 0
+                chunks.append(chunk)
+            chunk.append(image)
+            pixels += size
+        return chunks
 
     def _autoupload(self, image: ImageInput, array: np.ndarray, metadata: ImageMetadata,
                     options: DetectOptions) -> None:

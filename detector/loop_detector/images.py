@@ -36,7 +36,7 @@ def decode(data: bytes, max_bytes: int, max_pixels: int) -> np.ndarray:
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise InputError("the image data is truncated or corrupt")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr)  # in place: one image's pixels in memory, not two
 
 
 def from_raw(data: bytes, dtype: str, shape: Any, max_pixels: int) -> np.ndarray:

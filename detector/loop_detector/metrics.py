@@ -26,6 +26,8 @@ class DetectorMetrics:
                                        ["reason"], registry=r)
         self.dropped = Counter("loop_detector_outbox_dropped", "Images dropped from the outbox", ["reason"],
                                registry=r)
+        self.interrupted = Counter("loop_detector_outbox_interrupted", "Images whose upload a crash interrupted "
+                                   "(sent again after the restart, so the Loop may have them twice)", registry=r)
         self.quarantined = Counter("loop_detector_outbox_quarantined", "Images the Loop refused (kept on disk)",
                                    registry=r)
         self.autoupload = Counter("loop_detector_autoupload", "Images queued by active learning", ["cause"],

@@ -25,7 +25,10 @@ class DetectorSettings(NodeSettings):
     ort_intra_threads: int = Field(1, ge=0, description="ONNX Runtime intra-op threads per inference (0: "
                                    "runtime default).")
     max_image_bytes: int = Field(32 * 2**20, gt=0, description="Largest accepted image upload in bytes.")
-    max_image_pixels: int = Field(40_000_000, gt=0, description="Largest accepted image in pixels (w*h).")
+    max_image_pixels: int = Field(40_000_000, gt=0, description="Largest accepted image in pixels (w*h); also "
+                                  "the most pixels a batch request holds decoded at once.")
+    max_request_bytes: int = Field(64 * 2**20, gt=0, description="Largest body of a request with several images "
+                                   "(/detect/batch, /upload) in bytes; cut off while it streams.")
     poll_interval: float = Field(5.0, gt=0, description="Seconds between deployment-target checks.")
     status_interval: float = Field(30.0, gt=0, description="Seconds between status reports to the Loop.")
     version_control_default: VersionMode = Field(VersionMode.FOLLOW_LOOP, description="follow_loop or pause at "

@@ -6,6 +6,7 @@ import logging
 import sys
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+_FORMATTER = logging.Formatter(LOG_FORMAT)
 
 
 class SecretFilter(logging.Filter):
@@ -15,13 +16,22 @@ class SecretFilter(logging.Filter):
         super().__init__()
         self.secrets = [s for s in secrets if s and len(s) >= 3]
 
+    def _scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
             message = record.getMessage()
             if any(s in message for s in self.secrets):
-                for secret in self.secrets:
-                    message = message.replace(secret, "***")
-                record.msg, record.args = message, None
+                record.msg, record.args = self._scrub(message), None
+            if record.exc_info and not record.exc_text:  # a traceback may quote a secret too (e.g. a URL)
+                record.exc_text = _FORMATTER.formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self._scrub(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self._scrub(record.stack_info)
         return True
 
 

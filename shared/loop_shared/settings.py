@@ -40,8 +40,16 @@ def loop_base_urls(host: str) -> tuple[str, str]:
     return base, ws
 
 
+def _without_credentials(value: str) -> str:
+    """`value` with any `user:password@` part masked, for error messages."""
+    return re.sub(r"^((?:[A-Za-z][A-Za-z0-9+.-]*://)?)[^/@]*@", r"\1***@", value)
+
+
 def _check_host(value: str) -> str:
     value = value.strip()
+    if "@" in (value.partition("://")[2] if "://" in value else value).split("/")[0]:
+        raise ValueError(f"{_without_credentials(value)!r}: credentials do not belong in the host; set "
+                         "LOOP_USERNAME and LOOP_PASSWORD")
     if value.endswith("://"):
         raise ValueError(f"{value!r} has no host name")
     value = value.rstrip("/")
@@ -53,7 +61,7 @@ def _check_host(value: str) -> str:
         if scheme not in ("http", "https"):
             raise ValueError(f"scheme {scheme!r} is not supported (use http:// or https://)")
     if not rest or not _HOST_RE.match(rest):
-        raise ValueError(f"{value!r} is not host[:port] or http(s)://host[:port]")
+        raise ValueError(f"{_without_credentials(value)!r} is not host[:port] or http(s)://host[:port]")
     try:
         parsed = urlsplit(f"http://{rest}")
         _ = parsed.port  # raises on a non-numeric or out-of-range port

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -14,15 +16,22 @@ import pytest
 from loop_detector.errors import OutboxFullError
 from loop_detector.metrics import DetectorMetrics
 from loop_detector.outbox import Outbox
+from loop_detector.outbox_store import Item
 from loop_detector.settings import DetectorSettings
 from loop_shared.loop_client import LoopClient, RetryPolicy
 from loop_shared.settings import load_settings
 
 JPEG = b"\xff\xd8" + b"j" * 100
+PART = re.compile(r'filename="image_([^"]+)\.(json|jpg)"')
+
+
+def wire(item_id: str) -> str:
+    """The identifier an item travels under (the reference's timestamp with colons)."""
+    return Item(item_id, False, 0).identifier
 
 
 class FakeLoop:
-    """Accepts multipart uploads; answers from a policy function per batch of image ids."""
+    """Accepts multipart uploads; answers from a policy function per batch of image ids (as sent, in order)."""
 
     def __init__(self, policy: Callable[[list[str]], httpx.Response] | None = None) -> None:
         self.policy = policy or (lambda ids: httpx.Response(200, json={}))
@@ -30,9 +39,9 @@ class FakeLoop:
         self.requests: list[list[str]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        body = request.content.decode(errors="replace")
-        ids = sorted({part.split('filename="image_')[1].split(".")[0] for part in body.split("\r\n")
-                      if 'filename="image_' in part})
+        parts = PART.findall(request.content.decode(errors="replace"))
+        ids = [unquote(name) for name, ext in parts if ext == "json"]
+        assert [unquote(name) for name, ext in parts if ext == "jpg"] == ids  # a JSON and a JPEG per item
         self.requests.append(ids)
         response = self.policy(ids)
         if response.status_code == 200:
@@ -41,8 +50,8 @@ class FakeLoop:
 
 
 def make_outbox(tmp_path: Path, loop: FakeLoop, **overrides: object) -> tuple[Outbox, DetectorMetrics]:
-    settings = load_settings(DetectorSettings, organization="o", project="p", host="loop.test",
-                             outbox_backoff_cap=0.2, **overrides)
+    options: dict[str, object] = {"outbox_backoff_cap": 0.2, **overrides}
+    settings = load_settings(DetectorSettings, organization="o", project="p", host="loop.test", **options)
     client = LoopClient(settings, RetryPolicy(attempts=1), transport=httpx.MockTransport(loop))
     metrics = DetectorMetrics()
     return Outbox(tmp_path / "outbox", settings, client, metrics), metrics
@@ -75,25 +84,26 @@ async def test_items_are_on_disk_before_put_returns_and_survive_a_restart(tmp_pa
     restarted.start()
     await wait_for(lambda: restarted.depth() == 0)
     await restarted.close()
-    assert sorted(loop.received) == sorted(ids)
+    assert sorted(loop.received) == sorted(map(wire, ids))
 
 
 async def test_priority_first_then_oldest(tmp_path: Path) -> None:
     loop = FakeLoop()
     outbox, _ = make_outbox(tmp_path, loop, outbox_batch_size=2)
-    normal = [outbox.put(JPEG, {}) for _ in range(3)]
+    normal = [outbox.put(JPEG, {}) for _ in range(4)]
     urgent = outbox.put(JPEG, {}, priority=True)
     outbox.start()
     await wait_for(lambda: outbox.depth() == 0)
     await outbox.close()
-    assert loop.requests == [sorted([urgent, normal[0]]), sorted(normal[1:])]
+    # a slow start: one image first, then as many as the batch size allows
+    assert loop.requests == [[wire(urgent)], [wire(n) for n in normal[:2]], [wire(n) for n in normal[2:]]]
 
 
 async def test_refused_item_is_quarantined_and_the_rest_delivered(tmp_path: Path) -> None:
     bad: list[str] = []
 
     def policy(ids: list[str]) -> httpx.Response:
-        return httpx.Response(422, json={"detail": "broken"}) if bad[0] in ids else httpx.Response(200)
+        return httpx.Response(422, json={"detail": "broken"}) if wire(bad[0]) in ids else httpx.Response(200)
 
     loop = FakeLoop(policy)
     outbox, metrics = make_outbox(tmp_path, loop, outbox_batch_size=8)
@@ -102,7 +112,7 @@ async def test_refused_item_is_quarantined_and_the_rest_delivered(tmp_path: Path
     outbox.start()
     await wait_for(lambda: outbox.depth() == 0)
     await outbox.close()
-    assert sorted(loop.received) == sorted(set(ids) - {ids[5]})
+    assert sorted(loop.received) == sorted(map(wire, set(ids) - {ids[5]}))
     assert (tmp_path / "outbox" / "quarantine" / f"{ids[5]}.jpg").exists()
     assert metric(metrics, "loop_detector_outbox_quarantined_total") == 1
 
@@ -124,7 +134,7 @@ async def test_loop_down_backs_off_then_delivers_everything(tmp_path: Path) -> N
     state["down"] = False
     await wait_for(lambda: outbox.depth() == 0)
     await outbox.close()
-    assert sorted(loop.received) == sorted(ids)
+    assert sorted(loop.received) == sorted(map(wire, ids))
     assert metric(metrics, "loop_detector_outbox_upload_failures_total", reason="503") == attempts_while_down
 
 
@@ -164,3 +174,87 @@ async def test_stopped_mode_uploads_nothing(tmp_path: Path) -> None:
     await outbox.set_mode(OutboxMode.CONTINUOUS_UPLOAD)
     await wait_for(lambda: outbox.depth() == 0)
     await outbox.close()
+
+
+async def test_new_images_do_not_cut_a_backoff_short(tmp_path: Path) -> None:
+    """The retry storm of issue 11: with the Loop down, images arriving every 20 ms must not each trigger an
+    attempt; the outbox waits out its backoff (here 0.5..1 s per attempt, the cap)."""
+    loop = FakeLoop(lambda ids: httpx.Response(503))
+    outbox, _ = make_outbox(tmp_path, loop, outbox_backoff_cap=1.0)
+    outbox.start()
+    started = time.monotonic()
+    while time.monotonic() - started < 2.5:
+        await asyncio.to_thread(outbox.put, JPEG, {})
+        await asyncio.sleep(0.02)
+    await outbox.close()
+    assert outbox.depth() > 50
+    assert 2 <= len(loop.requests) <= 6, loop.requests
+
+
+async def test_after_a_failure_requests_start_small_again(tmp_path: Path) -> None:
+    answers = [200, 200, 503, 200, 200, 200]
+    loop = FakeLoop(lambda ids: httpx.Response(answers.pop(0) if answers else 200))
+    outbox, _ = make_outbox(tmp_path, loop, outbox_batch_size=4)
+    ids = [outbox.put(JPEG, {}) for _ in range(16)]
+    outbox.start()
+    await wait_for(lambda: outbox.depth() == 0)
+    await outbox.close()
+    assert [len(r) for r in loop.requests] == [1, 2, 4, 1, 2, 4, 4, 2]
+    assert sorted(loop.received) == sorted(map(wire, ids))
+
+
+async def test_a_crash_mid_upload_is_journalled_and_counted_after_the_restart(tmp_path: Path) -> None:
+    outbox, _ = make_outbox(tmp_path, FakeLoop(), outbox_batch_size=3)
+    ids = [outbox.put(JPEG, {}) for _ in range(5)]
+    sent = outbox.store.next_batch(3)  # what the delivery task does just before its request leaves
+    assert [i.id for i in sent] == ids[:3]
+    # kill -9 here: the Loop may or may not have stored these three
+    loop = FakeLoop()
+    restarted, metrics = make_outbox(tmp_path, loop)
+    assert restarted.store.interrupted == ids[:3]
+    assert metric(metrics, "loop_detector_outbox_interrupted_total") == 3
+    restarted.start()
+    await wait_for(lambda: restarted.depth() == 0 and not (tmp_path / "outbox" / "inflight.json").exists())
+    await restarted.close()
+    assert sorted(loop.received) == sorted(map(wire, ids))
+
+
+def test_items_travel_under_the_reference_identifier_unique_per_item(tmp_path: Path) -> None:
+    outbox, _ = make_outbox(tmp_path, FakeLoop())
+    ids = [outbox.put(JPEG, {}) for _ in range(300)]
+    assert len(set(ids)) == 300 and ids == sorted(ids)  # unique and in creation order
+    parts = outbox.store.read([Item(ids[0], False, 0)])
+    [(_, (json_name, _, _)), (_, (jpg_name, _, _))] = parts
+    assert re.fullmatch(r"image_\d{4}-\d\d-\d\d_\d\d%3A\d\d%3A\d\d\.\d{6}\.json", json_name), json_name
+    assert jpg_name == json_name[:-len("json")] + "jpg"
+    assert ":" not in ids[0]  # on disk without colons
+
+
+async def test_the_outbox_task_survives_any_exception(tmp_path: Path) -> None:
+    """A Loop behind a resetting proxy made the HTTP stack raise AttributeError, which ended the task for good.
+    Here the first read of the items crashes the task itself, then the first request dies of that AttributeError."""
+    transport_errors = [AttributeError("'NoneType' object has no attribute 'getpeername'")]
+
+    def policy(ids: list[str]) -> httpx.Response:
+        if transport_errors:
+            raise transport_errors.pop()
+        return httpx.Response(200)
+
+    loop = FakeLoop(policy)
+    outbox, metrics = make_outbox(tmp_path, loop)
+    ids = [outbox.put(JPEG, {}) for _ in range(3)]
+    original_read, crashes = outbox.store.read, [RuntimeError("disk hiccup")]
+
+    def read_once_crashing(items: list[Item]) -> list:
+        if crashes:
+            raise crashes.pop()
+        return original_read(items)
+
+    outbox.store.read = read_once_crashing  # type: ignore[method-assign]
+    outbox.start()
+    await wait_for(lambda: outbox.depth() == 0, timeout=15)
+    await outbox.close()
+    assert sorted(loop.received) == sorted(map(wire, ids))
+    assert metric(metrics, "loop_detector_task_failures_total", task="outbox", kind="crash") == 1
+    assert metric(metrics, "loop_detector_task_failures_total", task="outbox", kind="error") == 1
+    assert loop.requests[0] == [wire(ids[0])] and outbox.health.failing() == {}

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import pytest
 
@@ -61,3 +62,22 @@ def test_secret_filter_scrubs_log_messages() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "login with %s failed", ("hunter2-secret",), None)
     SecretFilter(["hunter2-secret"]).filter(record)
     assert record.getMessage() == "login with *** failed"
+
+
+@pytest.mark.parametrize("host", ["http://user:hunter2-secret@loop.example:8080", "user:hunter2-secret@loop.example",
+                                  "https://hunter2-secret@loop.example"])
+def test_credentials_in_the_host_are_refused_without_being_echoed(host: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(NodeSettings, host=host)
+    message = str(caught.value)
+    assert "hunter2-secret" not in message and "LOOP_HOST" in message and "LOOP_PASSWORD" in message
+
+
+def test_secret_filter_scrubs_tracebacks() -> None:
+    try:
+        raise RuntimeError("cannot reach http://u:hunter2-secret@loop/")
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    SecretFilter(["hunter2-secret"]).filter(record)
+    text = logging.Formatter().format(record)
+    assert "RuntimeError" in text and "hunter2-secret" not in text and "***" in text

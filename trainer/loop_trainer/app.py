@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, generate_latest
 
 from loop_shared.identity import node_uuid
 from loop_shared.loop_client import LoopClient
 from loop_shared.loop_socket import LoopSocket
 from loop_shared.plugins import load_plugin_class
+from loop_shared.tasks import TaskHealth, spawn
 
 from .lifecycle import Lifecycle, status_loop
 from .logic import TrainerLogic
@@ -34,19 +35,21 @@ def create_app(settings: TrainerSettings, logic: TrainerLogic | None = None) -> 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     name = settings.node_name or "trainer"
     client = LoopClient(settings)
-    lifecycle = Lifecycle(settings, client, logic, node_uuid(settings.data_dir, name), name)
+    registry = CollectorRegistry()
+    tasks = TaskHealth(registry, "loop_trainer")
+    lifecycle = Lifecycle(settings, client, logic, node_uuid(settings.data_dir, name), name, tasks)
     socket = LoopSocket(client, "trainer", {"begin_training": lifecycle.on_begin_training,
                                             "stop_training": lifecycle.on_stop_training,
                                             "abort_training": lifecycle.on_abort_training,
                                             "restart": lifecycle.on_restart},
-                        on_connect=lifecycle.send_status)
+                        on_connect=lifecycle.send_status, health=tasks)
     lifecycle.socket = socket
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         socket.start()
         lifecycle.start_if_pending()
-        reporter = asyncio.create_task(status_loop(lifecycle, settings.status_interval), name="status")
+        reporter = spawn("status", lambda: status_loop(lifecycle, settings.status_interval), tasks)
         log.info("trainer %s ready (logic %s, format %s)", lifecycle.node_id, type(logic).__name__,
                  logic.model_format)
         yield
@@ -64,10 +67,18 @@ def create_app(settings: TrainerSettings, logic: TrainerLogic | None = None) -> 
 
     @app.get("/ready")
     def ready() -> JSONResponse:
-        """Ready while connected to the Loop (trainings arrive over that connection)."""
+        """Ready while connected to the Loop (trainings arrive over that connection); `failing` lists background
+        tasks that keep failing (e.g. a training step that is retried again and again)."""
+        failing = tasks.failing()
         if not socket.connected:
-            return JSONResponse({"status": "not ready", "reason": "not connected to the Loop"}, 503)
-        return JSONResponse({"status": "ready"})
+            return JSONResponse({"status": "not ready", "reason": "not connected to the Loop", "failing": failing},
+                                503)
+        return JSONResponse({"status": "degraded" if failing else "ready", "failing": failing})
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """Prometheus metrics: the health of the background tasks."""
+        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     @app.get("/status")
     def status() -> dict[str, Any]:

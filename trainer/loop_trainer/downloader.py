@@ -1,7 +1,8 @@
 """Fetch image ids, image data (100 per request) and image files (a bounded number at once).
 
 Files already on disk are not fetched again; each lands atomically. Corrupt images are dropped, checked with
-`jpeginfo -c` when it is installed (as the reference does) and by decoding otherwise; drops are counted.
+`jpeginfo -c` when it is installed (as the reference does) and by decoding otherwise; drops are counted. An image
+id that is not a plain name (it becomes a file name) is left out with a warning.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from loop_shared.errors import LoopResponseError
 from loop_shared.loop_client import LoopClient
+from loop_shared.names import inside, is_safe_name
 
 log = logging.getLogger("trainer.downloader")
 CHUNK = 100
@@ -49,7 +51,12 @@ class Downloader:
 
     async def image_ids(self, state: str) -> list[str]:
         data = await self.client.get_json(f"{self.base}/data", params={"state": state})
-        return [str(i) for i in data.get("image_ids", [])]
+        ids = data.get("image_ids", []) if isinstance(data, dict) else []
+        usable = [i for i in ids if is_safe_name(i)]
+        if len(usable) < len(ids):
+            log.warning("left out %d image ids that cannot be file names, e.g. %r", len(ids) - len(usable),
+                        str(next(i for i in ids if not is_safe_name(i)))[:80])
+        return usable
 
     async def image_data(self, ids: list[str],
                          on_progress: Callable[[float], None] | None = None) -> list[dict[str, Any]]:
@@ -63,7 +70,7 @@ class Downloader:
         return items
 
     def path(self, image_id: str) -> Path:
-        return self.images_dir / f"{image_id}.jpg"
+        return inside(self.images_dir, self.images_dir / f"{image_id}.jpg")
 
     async def images(self, ids: list[str], on_progress: Callable[[float], None] | None = None) -> tuple[int, int]:
         """Download what is missing; returns (dropped as corrupt, not downloadable)."""

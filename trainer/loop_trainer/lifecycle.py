@@ -1,16 +1,18 @@
 """The training lifecycle: the reference trainer's state machine, persisted after every step, resumable.
 
 Each step moves the persisted state from one completed state to the next (see record.STEPS). A transient failure
-(Loop down, 5xx, timeouts, a crash of the training process) repeats the step after a capped exponential backoff;
-a permanent one (the Loop refuses the model, training produced nothing, too many crashes) ends the training with
-the error reported. Killing the node at any moment and starting it again continues from the last completed
-step: downloaded images are kept, an uploaded format is not uploaded again, uploaded detections are not re-sent.
+(Loop down, 5xx, timeouts, a crash of the training process, or any unexpected exception) repeats the step after
+a capped exponential backoff; a permanent one (the Loop refuses the model, the plugin raised TrainingError, too
+many crashes) ends the training with the error reported. Errors go to the Loop as one line; tracebacks stay in
+the node's log. Killing the node at any moment and starting it again continues from the last completed step:
+downloaded images are kept, an uploaded format is not uploaded again, uploaded detections are not re-sent.
+Ids and names from the Loop (organization, project, training id, image ids, model ids) reach a path or URL only
+after `loop_shared.names` accepted them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -27,6 +29,7 @@ from loop_shared.errors import LoopError, LoopResponseError, LoopUnavailableErro
 from loop_shared.loop_client import LoopClient
 from loop_shared.loop_socket import LoopSocket
 from loop_shared.model_package import extract_package, write_json_atomic
+from loop_shared.names import UnsafeNameError, inside, is_safe_name, safe_name
 from loop_shared.schemas import (
     Context,
     Detections,
@@ -36,6 +39,7 @@ from loop_shared.schemas import (
     TrainingOut,
     TrainingStatus,
 )
+from loop_shared.tasks import TaskHealth, one_line, spawn
 
 from .downloader import Downloader
 from .logic import STOP_FILE, TrainerLogic, TrainingJob
@@ -53,11 +57,16 @@ class PermanentError(Exception):
 
 class Lifecycle:
     def __init__(self, settings: TrainerSettings, client: LoopClient, logic: TrainerLogic, node_id: str,
-                 name: str) -> None:
+                 name: str, health: TaskHealth) -> None:
         self.settings, self.client, self.logic, self.node_id, self.name = settings, client, logic, node_id, name
+        self.health = health
         self.root = settings.data_dir / "training"
         self.record_path = self.root / "record.json"
         self.record = TrainingRecord.load(self.record_path)
+        if self.record is not None and not all(map(is_safe_name, (self.record.id, self.record.organization,
+                                                                  self.record.project))):
+            log.error("ignoring %s: it names an unusable training id, organization or project", self.record_path)
+            self.record = None
         self.socket: LoopSocket | None = None
         self.working_state: TrainerState | None = None
         self.progress: float | None = None
@@ -68,10 +77,11 @@ class Lifecycle:
 
     # identity and paths --------------------------------------------------------------------------------------
     def training_dir(self, record: TrainingRecord) -> Path:
-        return self.root / record.id
+        return inside(self.root, self.root / record.id)
 
     def images_dir(self, record: TrainingRecord) -> Path:
-        return self.settings.data_dir / "images" / record.organization / record.project
+        images = self.settings.data_dir / "images"
+        return inside(images, images / record.organization / record.project)
 
     def job(self, record: TrainingRecord) -> TrainingJob:
         tdir = self.training_dir(record)
@@ -107,15 +117,16 @@ class Lifecycle:
             pretrained_models=list(self.logic.pretrained_models), architecture=self.logic.architecture,
             context=Context(organization=record.organization, project=record.project) if record else None)
 
-    async def send_status(self) -> None:
+    async def send_status(self) -> bool:
+        """Send `update_trainer`; returns whether it went out (failures are logged, never raised)."""
         if self.socket is None or not self.socket.connected:
-            return
+            return False
         try:
             await self.socket.call("update_trainer", self.status().model_dump(mode="json"), timeout=30)
-        except (ConnectionError, TimeoutError, OSError) as e:
-            log.warning("could not send the trainer status: %s", e)
         except Exception as e:  # socketio raises its own TimeoutError and BadNamespaceError types
-            log.warning("could not send the trainer status: %s: %s", type(e).__name__, e)
+            log.warning("could not send the trainer status: %s", one_line(e))
+            return False
+        return True
 
     # Loop events ---------------------------------------------------------------------------------------------
     async def on_begin_training(self, organization: str, project: str, details: Any) -> dict[str, Any]:
@@ -126,10 +137,21 @@ class Lifecycle:
         except ValidationError as e:
             return SocketResponse.failure(f"invalid training details: {e.errors()[0]['loc']}: {e.errors()[0]['msg']}")
         loop_id = (parsed.model_extra or {}).get("id")
-        record = TrainingRecord(id=str(loop_id or os.urandom(8).hex()), organization=organization,
+        base_model = parsed.base_model_uuid
+        try:
+            safe_name(organization, "organization")
+            safe_name(project, "project")
+            training_id = safe_name(str(loop_id), "training id") if loop_id else os.urandom(8).hex()
+        except UnsafeNameError as e:
+            log.error("refused a training: %s", e)
+            return SocketResponse.failure(str(e))
+        if base_model and not is_safe_name(base_model):
+            log.warning("the base model id %r is unusable; training from scratch", base_model[:80])
+            base_model = None
+        record = TrainingRecord(id=training_id, organization=organization,
                                 project=project, training_number=parsed.training_number,
                                 categories=parsed.categories, hyperparameters=parsed.hyperparameters,
-                                model_variant=parsed.model_variant, base_model_uuid=parsed.base_model_uuid)
+                                model_variant=parsed.model_variant, base_model_uuid=base_model)
         shutil.rmtree(self.root, ignore_errors=True)  # the previous training's leftovers (images are kept)
         self.record = record
         self._save()
@@ -169,7 +191,7 @@ class Lifecycle:
     # running -------------------------------------------------------------------------------------------------
     def start(self) -> None:
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="training")
+            self._task = spawn("training", self._run, self.health)
 
     def start_if_pending(self) -> None:
         if self.record is not None and not self._aborting:
@@ -197,15 +219,19 @@ class Lifecycle:
                 self.record.state = TrainerState.READY_FOR_CLEANUP
                 self._save()
                 break
-            except (LoopError, ChildFailed, ChildInterrupted, OSError, ModelPackageError) as e:
+            except Exception as e:  # transient, or a defect: either way the step is tried again later
                 delay = backoff.next_delay()
-                self.record.errors[step] = str(e)
+                expected = isinstance(e, (LoopError, ChildFailed, ChildInterrupted, OSError, ModelPackageError))
+                self.record.errors[step] = one_line(e) if not isinstance(e, ChildFailed) else str(e)
                 self._save()
-                log.warning("step %s failed (%s); retrying in %.1f s", step, e, delay)
+                self.health.failed("training", self.record.errors[step])
+                log.warning("step %s failed (%s); retrying in %.1f s", step, self.record.errors[step], delay,
+                            exc_info=None if expected else e)
                 self.working_state = None
                 await self.send_status()
                 await asyncio.sleep(delay)
                 continue
+            self.health.ok("training")
             backoff.reset()
             self.record.errors.pop(step, None)
             self.record.state = after
@@ -247,7 +273,8 @@ class Lifecycle:
         downloader = Downloader(self.client, record.organization, record.project, self.images_dir(record),
                                 self.settings.download_concurrency)
         ids = await downloader.image_ids("complete")
-        data = await downloader.image_data(ids, lambda p: setattr(self, "progress", 0.2 * p))
+        data = [d for d in await downloader.image_data(ids, lambda p: setattr(self, "progress", 0.2 * p))
+                if isinstance(d, dict) and d.get("id") in ids]
         corrupt, failed = await downloader.images(ids, lambda p: setattr(self, "progress", 0.2 + 0.8 * p))
         usable = [d for d in data if downloader.path(d["id"]).exists() and d.get("set") in ("train", "val", "test")]
         record.dropped_corrupt, record.missing_images = corrupt, len(data) - len(usable) - corrupt
@@ -341,7 +368,10 @@ class Lifecycle:
             if response.status_code in (200, 409):
                 body = response.json()
                 model_id = body.get("id") or (body.get("detail") or {}).get("id")
-                record.model_id = record.model_id or model_id
+                try:
+                    record.model_id = record.model_id or safe_name(model_id, "model id")
+                except UnsafeNameError as e:
+                    raise PermanentError(str(e)) from e
             elif 400 <= response.status_code < 500 and response.status_code not in (408, 429):
                 raise PermanentError(f"the Loop refused the {fmt} model: HTTP {response.status_code}: "
                                      f"{response.text[:200]}")
@@ -404,6 +434,8 @@ class Lifecycle:
 
 async def status_loop(lifecycle: Lifecycle, interval: float) -> None:
     while True:
-        with contextlib.suppress(Exception):
-            await lifecycle.send_status()
+        if await lifecycle.send_status():
+            lifecycle.health.ok("status")
+        else:
+            lifecycle.health.failed("status", "not connected to the Loop, or update_trainer failed")
         await asyncio.sleep(interval)

@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -19,6 +20,7 @@ from .logic import STOP_SIGNAL
 
 log = logging.getLogger("trainer.runner")
 PR_SET_PDEATHSIG = 1
+SECRET_VARIABLES = ("LOOP_PASSWORD", "PASSWORD")
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
 
 
@@ -38,6 +40,12 @@ def _die_with_parent() -> None:
     """In the child before exec: get SIGKILL when the node dies, even by `kill -9` (Linux)."""
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def child_environment() -> dict[str, str]:
+    """The node's environment without the Loop password: the plugin has no use for it, and what a child does
+    not know, its tracebacks and logs cannot show."""
+    return {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
 
 
 def last_exception(text: str) -> str | None:
@@ -79,7 +87,7 @@ class ChildProcess:
 
         with open(self.log_path, "ab") as log_file:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "loop_trainer.child", self.logic_path, *args,
+                sys.executable, "-m", "loop_trainer.child", self.logic_path, *args, env=child_environment(),
                 stdout=log_file, stderr=asyncio.subprocess.STDOUT, preexec_fn=_die_with_parent)
             try:
                 while True:

@@ -90,7 +90,8 @@ class DetectRoutes:
                 raise MethodNotAllowedError(f"{scope['method']} is not allowed here; use POST")
             request = Request(scope, receive)
             options = detect_options(request.headers)
-            files = await read_files(request, field, max_files, self.engine.settings.max_image_bytes)
+            settings = self.engine.settings
+            files = await read_files(request, field, max_files, settings.max_image_bytes, settings.max_request_bytes)
             status, body = 200, await self.engine.run(run, [ImageInput(encoded=f) for f in files], options)
         except ClientDisconnect:
             log.info("%s %s: the client went away before its request was complete", scope["method"], scope["path"])

@@ -61,13 +61,18 @@ def split_files(body: bytes, boundary: bytes, field: str) -> list[bytes]:
         start = end
 
 
-async def read_files(request: Request, field: str, max_files: int, max_bytes: int) -> list[bytes]:
-    """The files of multipart field `field`; 413/415/422 with a clear message for everything we cannot use."""
+async def read_files(request: Request, field: str, max_files: int, max_bytes: int,
+                     max_total: int | None = None) -> list[bytes]:
+    """The files of multipart field `field`; 413/415/422 with a clear message for everything we cannot use.
+
+    The body may hold at most `max_files` files of `max_bytes` each and `max_total` bytes in all; a bigger body is
+    refused from its Content-Length, or while it streams, before it is read to the end.
+    """
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise InputError(f"send the image as multipart/form-data field '{field}' (curl -F {field}=@image.jpg); "
                          f"got content type {content_type or 'none'!r}", 415)
-    limit = max_files * max_bytes + MULTIPART_OVERHEAD
+    limit = min(max_files * max_bytes, max_total or max_files * max_bytes) + MULTIPART_OVERHEAD
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
         raise InputError(f"the request has {length} bytes, more than the limit of {limit}", 413)

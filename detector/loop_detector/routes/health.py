@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from ..deps import DeploymentDep, MetricsDep
+from ..deps import DeploymentDep, HealthDep, MetricsDep
 
 router = APIRouter(tags=["health"])
 
@@ -17,13 +17,19 @@ def health() -> dict[str, str]:
 
 
 @router.get("/ready")
-def ready(deployment: DeploymentDep) -> JSONResponse:
-    """200 once a model is loaded and answering; 503 with the reason before that."""
+def ready(deployment: DeploymentDep, health: HealthDep) -> JSONResponse:
+    """200 once a model is loaded and answering; 503 with the reason before that.
+
+    Background tasks that keep failing (the outbox cannot deliver, the Loop's target cannot be read, ...) are
+    listed under `failing`; they do not make the detector unready, since it still answers detections.
+    """
     version = deployment.current_version()
+    failing = health.failing()
     if version is None:
         reason = deployment.errors.get("update_model") or "no model loaded yet"
-        return JSONResponse({"status": "not ready", "reason": reason}, status_code=503)
-    return JSONResponse({"status": "ready", "model_version": version})
+        return JSONResponse({"status": "not ready", "reason": reason, "failing": failing}, status_code=503)
+    return JSONResponse({"status": "degraded" if failing else "ready", "model_version": version,
+                         "failing": failing})
 
 
 @router.get("/metrics")

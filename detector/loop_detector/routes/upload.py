@@ -23,7 +23,7 @@ async def upload(request: Request, engine: EngineDep, source: str | None = None,
     validated first; if one is not an image, nothing is queued.
     """
     settings = engine.settings
-    files = await read_files(request, "files", 1000, settings.max_image_bytes)
+    files = await read_files(request, "files", 1000, settings.max_image_bytes, settings.max_request_bytes)
     for data in files:
         await engine.run(images.check_encoded, data, settings.max_image_bytes, settings.max_image_pixels)
     for data in files:
