@@ -30,6 +30,8 @@ from loop_shared.schemas import ImageMetadata, ModelInformation
 
 from .settings import DetectorSettings
 
+DEFAULT_CONF_THRESHOLD, DEFAULT_IOU_THRESHOLD = 0.2, 0.45
+
 
 class DetectorLogic(ABC):
     """Base class of detector plugins. Subclasses set `model_format` and implement `load` and `evaluate`."""
@@ -45,6 +47,9 @@ class DetectorLogic(ABC):
         self.model_info = model_info
         self.model_dir = model_dir
         self.settings = settings
+        # LOOP_CONF_THRESHOLD / LOOP_IOU_THRESHOLD win; else the values the model was evaluated with (model.json)
+        self.conf_threshold = _first(settings.conf_threshold, model_info.conf_threshold, DEFAULT_CONF_THRESHOLD)
+        self.iou_threshold = _first(settings.iou_threshold, model_info.iou_threshold, DEFAULT_IOU_THRESHOLD)
 
     @abstractmethod
     def load(self) -> None:
@@ -69,3 +74,7 @@ class DetectorLogic(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, deliberately not abstract
         """Release resources. Called after the logic was replaced and its last request has finished."""
+
+
+def _first(*values: float | None) -> float:
+    return next(v for v in values if v is not None)

@@ -82,7 +82,7 @@ class OnnxDetectorLogic(DetectorLogic):
         lb = letterbox_into(image, tensor, self.keep_ratio)
         output = self.session.run(None, {self.input_name: tensor})[0].astype(np.float32, copy=False)
         boxes, scores, class_ids = decode(output, self.layout, len(self.categories))
-        keep = select(boxes, scores, class_ids, self.settings.conf_threshold, self.settings.iou_threshold)
+        keep = select(boxes, scores, class_ids, self.conf_threshold, self.iou_threshold)
         result = ImageMetadata()
         if keep.size == 0:
             return result

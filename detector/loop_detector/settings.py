@@ -16,9 +16,12 @@ class DetectorSettings(NodeSettings):
     node_port: int = Field(8004, ge=1, le=65535, description="Port of the detector's REST and Socket.IO API.")
     detector_logic: str = Field("loop_detector.onnx_logic:OnnxDetectorLogic",
                                 description="Import path of the DetectorLogic plugin class.")
-    conf_threshold: float = Field(0.2, ge=0, le=1, description="Detections below this confidence are dropped.")
-    iou_threshold: float = Field(0.45, gt=0, le=1, description="IoU above which NMS suppresses a box of the "
-                                 "same class.")
+    conf_threshold: float | None = Field(None, ge=0, le=1, description="Detections at or below this confidence "
+                                         "are dropped (default: the model's conf_threshold from model.json, else "
+                                         "0.2).")
+    iou_threshold: float | None = Field(None, gt=0, le=1, description="IoU above which NMS suppresses a box of the "
+                                        "same class (default: the model's iou_threshold from model.json, else "
+                                        "0.45).")
     inference_workers: int = Field(default_factory=lambda: (os.cpu_count() or 2) + 1, ge=1,
                                    description="Threads running decode and inference concurrently (one more than "
                                    "CPUs, so that one decodes while the others infer).")

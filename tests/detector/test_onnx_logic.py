@@ -21,11 +21,12 @@ def settings(**overrides: object) -> DetectorSettings:
     return load_settings(DetectorSettings, organization="o", project="p", **overrides)
 
 
-def load_grid(tmp_path: Path, **kwargs: object) -> OnnxDetectorLogic:
-    identity = {"id": "m", "organization": "o", "project": "p", "version": "2.0"}
+def load_grid(tmp_path: Path, model_json: dict[str, object] | None = None, configured: DetectorSettings | None = None,
+              **kwargs: object) -> OnnxDetectorLogic:
+    identity = {"id": "m", "organization": "o", "project": "p", "version": "2.0", **(model_json or {})}
     package = grid_package(tmp_path / "grid.zip", extra=identity, **kwargs)  # type: ignore[arg-type]
     directory = extract_package(package, tmp_path / "model")
-    logic = OnnxDetectorLogic(read_model_info(directory), directory, settings())
+    logic = OnnxDetectorLogic(read_model_info(directory), directory, configured or settings())
     logic.load()
     return logic
 
@@ -63,12 +64,25 @@ def test_point_categories_become_points_at_box_centres(tmp_path: Path) -> None:
 
 
 def test_conf_threshold_and_nms(tmp_path: Path) -> None:
-    logic = load_grid(tmp_path)
     image = np.zeros((64, 64, 3), np.uint8)
     image[:, :] = (40, 0, 0)  # every cell red at 0.157: below the default threshold of 0.2
-    assert logic.evaluate(image).box_detections == []
-    logic.settings = settings(conf_threshold=0.1)
-    assert len(logic.evaluate(image).box_detections) == 16  # touching cells do not overlap, NMS keeps all
+    assert load_grid(tmp_path / "a").evaluate(image).box_detections == []
+    lower = load_grid(tmp_path / "b", configured=settings(conf_threshold=0.1))
+    assert len(lower.evaluate(image).box_detections) == 16  # touching cells do not overlap, NMS keeps all
+
+
+def test_thresholds_come_from_model_json_unless_configured(tmp_path: Path) -> None:
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[:, :] = (40, 0, 0)  # red at 0.157 everywhere
+    from_model = load_grid(tmp_path / "a", model_json={"conf_threshold": 0.1, "iou_threshold": 0.3})
+    assert (from_model.conf_threshold, from_model.iou_threshold) == (0.1, 0.3)
+    assert len(from_model.evaluate(image).box_detections) == 16
+    overridden = load_grid(tmp_path / "b", model_json={"conf_threshold": 0.1},
+                           configured=settings(conf_threshold=0.5, iou_threshold=0.6))
+    assert (overridden.conf_threshold, overridden.iou_threshold) == (0.5, 0.6)
+    assert overridden.evaluate(image).box_detections == []
+    plain = load_grid(tmp_path / "c")
+    assert (plain.conf_threshold, plain.iou_threshold) == (0.2, 0.45)
 
 
 def yolov5_model(path: Path, rows: np.ndarray) -> None:

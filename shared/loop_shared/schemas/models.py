@@ -39,5 +39,6 @@ class ModelInformation(BaseModel):
     categories: list[Category] = Field(default_factory=list)
     resolution: int | None = None
     model_size: str | None = None
-    conf_threshold: float | None = None
+    conf_threshold: float | None = None  # the thresholds the model was evaluated with, used by the detector
+    iou_threshold: float | None = None
     format: str | None = None
