@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +38,12 @@ class InstantTrainer(TrainerLogic):
 
     def detect(self, job: TrainingJob, model_dir: Path, images: list[Path]) -> list[Detections]:
         return [Detections(image_id=path.stem) for path in images]
+
+
+class LeakyCrashingTrainer(InstantTrainer):
+    """A careless plugin: it dies of an exception that quotes its whole environment. Whatever the child process
+    knows ends up in its traceback, in training.log and in the error the node reports."""
+
+    def train(self, job: TrainingJob, reporter: Reporter) -> None:
+        raise RuntimeError(f"cannot train; environment was LOOP_PASSWORD={os.environ.get('LOOP_PASSWORD')}, "
+                           f"{dict(os.environ)}")

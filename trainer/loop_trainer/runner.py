@@ -107,7 +107,7 @@ class ChildProcess:
             raise ChildRefused(self._fatal)
         if code == EXIT_INTERRUPTED:
             raise ChildInterrupted("the training process was shut down before it finished")
-        reason = last_exception(self.tail(60)) or f"exit code {code}"
+        reason = last_exception(self.tail(60, separator="\n", limit=10**6)) or f"exit code {code}"
         log.error("the training process exited with %s; the end of %s:\n%s", code, self.log_path.name,
                   self.tail(30, separator="\n"))
         raise ChildFailed(f"the training process crashed: {reason}")
@@ -138,9 +138,9 @@ class ChildProcess:
             proc.kill()
             await proc.wait()
 
-    def tail(self, lines: int = 15, separator: str = " | ") -> str:
+    def tail(self, lines: int = 15, separator: str = " | ", limit: int = 3000) -> str:
         try:
             text = self.log_path.read_text(errors="replace").splitlines()
         except FileNotFoundError:
             return ""
-        return separator.join(text[-lines:])[-3000:]
+        return separator.join(text[-lines:])[-limit:]
