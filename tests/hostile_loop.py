@@ -51,6 +51,7 @@ class HostileLoop:
         for event in ("update_trainer", "update_training"):
             self.sio.on(event, self._ack(event))
         self.events: list[tuple[str, Any]] = []
+        self.acks: dict[str, dict[str, Any]] = {}  # event -> acknowledgement other than {"success": true}
         app = Starlette(routes=[Route("/{path:path}", self._serve, methods=["GET", "POST", "PUT", "DELETE"])])
         self.app = socketio.ASGIApp(self.sio, other_asgi_app=app, socketio_path="/ws/socket.io")
         self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
@@ -99,7 +100,7 @@ class HostileLoop:
     def _ack(self, event: str) -> Callable[..., Any]:
         async def handler(sid: str, *args: Any) -> dict[str, Any]:
             self.events.append((event, args))
-            return {"success": True}
+            return self.acks.get(event, {"success": True})
         return handler
 
     def call(self, event: str, *args: Any, timeout: float = 20.0) -> Any:

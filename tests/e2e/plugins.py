@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +48,21 @@ class LeakyCrashingTrainer(InstantTrainer):
     def train(self, job: TrainingJob, reporter: Reporter) -> None:
         raise RuntimeError(f"cannot train; environment was LOOP_PASSWORD={os.environ.get('LOOP_PASSWORD')}, "
                            f"{dict(os.environ)}")
+
+
+class SlowTrainer(InstantTrainer):
+    """Takes `hyperparameters["seconds"]` to train and as long to detect, and honours stop and shutdown."""
+
+    def _wait(self, job: TrainingJob, reporter: Reporter) -> None:
+        deadline = time.monotonic() + float(job.hyperparameters.get("seconds", 0))
+        while time.monotonic() < deadline and not (reporter.stop_requested or reporter.shutdown_requested):
+            time.sleep(0.05)
+
+    def train(self, job: TrainingJob, reporter: Reporter) -> None:
+        self._wait(job, reporter)
+        if not reporter.shutdown_requested:
+            super().train(job, reporter)
+
+    def detect(self, job: TrainingJob, model_dir: Path, images: list[Path]) -> list[Detections]:
+        time.sleep(float(job.hyperparameters.get("seconds", 0)))  # a shutdown ends the detect child at once
+        return super().detect(job, model_dir, images)

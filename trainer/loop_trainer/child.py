@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
 from loop_shared.model_package import write_json_atomic
 from loop_shared.plugins import load_plugin_class
 
-from .logic import STOP_FILE, Reporter, TrainerLogic, TrainingError, TrainingJob
+from .logic import SHUTDOWN_SIGNAL, STOP_FILE, Reporter, TrainerLogic, TrainingError, TrainingJob
 
 EXIT_REFUSED = 3
 EXIT_INTERRUPTED = 75  # EX_TEMPFAIL
@@ -35,6 +36,8 @@ def main(argv: list[str]) -> int:
         if command == "train":
             logic.train(job, reporter)
         elif command == "detect":
+            # detect has no checkpoint to save: a shutdown ends it at once, the step runs again after the restart
+            signal.signal(SHUTDOWN_SIGNAL, lambda signum, frame: sys.exit(EXIT_INTERRUPTED))
             model_dir, images_file, output = Path(rest[0]), Path(rest[1]), Path(rest[2])
             images = [Path(p) for p in json.loads(images_file.read_text())]
             detections = logic.detect(job, model_dir, images)
