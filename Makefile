@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SERVICES := shared stub_loop detector trainer converter
 PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
-.PHONY: install test lint run bench e2e images base-image wheels up down clean help compat lock
+.PHONY: install test lint run bench chaos e2e images base-image wheels up down clean help compat lock
 
 help:
 	@echo "make install   create .venv with every service, the stub Loop and the dev tools"
@@ -15,6 +15,7 @@ help:
 	@echo "make test      the hermetic test suite (no Docker, no network)"
 	@echo "make lint      ruff and mypy"
 	@echo "make bench     benchmarks; figures printed and written to bench/results/"
+	@echo "make chaos     kill -9, outages, restarts, a hostile Loop, big input, fuzzing; chaos/results/"
 	@echo "make up        build the images and start the compose stack (stub Loop + nodes) in Docker"
 	@echo "make e2e       build the images, run the compose stack, play the whole loop, tear down"
 	@echo "make images    build the node, stub and example images (BASE_IMAGE=$(BASE_IMAGE))"
@@ -40,6 +41,9 @@ run: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+chaos: $(STAMP)
+	$(BIN)/python -m chaos.run
 
 # Docker: this machine's engine cannot pull, so by default the images build FROM a Debian base made here
 # (make base-image) with dependencies from host-downloaded wheels (make wheels). Where pulling works:

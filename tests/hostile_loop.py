@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import inspect
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from starlette.routing import Route
 
 from tests.processes import free_port
 
-Answer = Response | Callable[[Request, bytes], Response]
+Answer = Response | Callable[[Request, bytes], Response | Awaitable[Response]]
 
 
 @dataclass
@@ -88,7 +89,10 @@ class HostileLoop:
         answer = self.routes.get(key) or next((a for p, a in self.routes.items() if fnmatch.fnmatch(key, p)), None)
         if answer is None:
             return JSONResponse({"detail": f"not scripted: {key}"}, 404)
-        return answer if isinstance(answer, Response) else answer(request, body)
+        if isinstance(answer, Response):
+            return answer
+        result = answer(request, body)
+        return await result if inspect.isawaitable(result) else result
 
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         self.sids.append(sid)
