@@ -1,10 +1,14 @@
 """Model deployment: follow the Loop's target (or a pinned version), download, build, warm up, swap.
 
-A new model is built and warmed up while the old one keeps serving, then swapped in atomically. A package that
-fails (bad zip, no model.json, a model that will not load) is reported to the Loop and retried only after a
-growing pause, never in a tight loop. Models are cached per version and id under `models/`; the current one and
-the version-control mode are persisted, so a restart without the Loop serves the last model. The version and
-model id the Loop names become a directory name only after `loop_shared.names` accepted them.
+The target is served in the first of `LOOP_MODEL_FORMATS` the Loop has for it; when a better format of the same
+model appears later (a converter finished), it replaces the served one the same way a new version does. A new
+model is built and warmed up (in its own thread, however long an engine build takes) while the old one keeps
+serving, then swapped in atomically; `building` says what is under way. A package that fails (bad zip, no
+model.json, a model that will not load) is reported to the Loop and retried only after a growing pause, never in
+a tight loop; meanwhile the next format that works is served. Models are cached per version, id and format
+(model_cache.py); the current one and the version-control mode are persisted, so a restart without the Loop
+serves the last model. The version and model id the Loop names become a directory name only after
+`loop_shared.names` accepted them.
 """
 
 from __future__ import annotations
@@ -19,16 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from loop_shared.backoff import Backoff
-from loop_shared.errors import LoopError, ModelPackageError
+from loop_shared.errors import LoopError
 from loop_shared.loop_client import LoopClient
-from loop_shared.model_package import extract_package, read_model_info, write_json_atomic
-from loop_shared.names import UnsafeNameError, inside, is_safe_name, safe_name
+from loop_shared.model_package import read_model_info, write_json_atomic
+from loop_shared.names import UnsafeNameError, is_safe_name, safe_name
 from loop_shared.schemas import DetectorStatus, ModelInformation, ModelVersionResponse, OperationMode, VersionMode
+from loop_shared.settings import ConfigurationError
 from loop_shared.tasks import TaskHealth, one_line, spawn
 
 from .engine import ActiveModel, Engine
 from .logic import DetectorLogic
 from .metrics import DetectorMetrics
+from .model_cache import FormatMissing, ModelCache
 from .settings import DetectorSettings
 
 log = logging.getLogger("detector.deployment")
@@ -47,7 +53,9 @@ class Deployment:
         self.health = health
         self.node_id, self.name = node_id, name
         self.models_dir = settings.data_dir / "models"
-        self.models_dir.mkdir(parents=True, exist_ok=True)
+        self.cache = ModelCache(self.models_dir, client)
+        self.formats = preferred_formats(settings, logic_cls)
+        self.building: dict[str, Any] | None = None  # the model being downloaded, loaded and warmed up
         self.state_file = settings.data_dir / "detector_state.json"
         self.started = time.monotonic()
         self.operation_mode = OperationMode.STARTUP
@@ -55,7 +63,7 @@ class Deployment:
         self.target: dict[str, str] | None = None  # {"id", "version"}
         self.loop_target: dict[str, str] | None = None
         self.errors: dict[str, str] = {}
-        self._failures: dict[str, tuple[Backoff, float]] = {}
+        self._failures: dict[tuple[str, str], tuple[Backoff, float]] = {}  # (model id, format) -> next try
         self._update_lock = asyncio.Lock()
         self._cache_loaded = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -132,8 +140,9 @@ class Deployment:
         if not current or not is_safe_name(current):
             return
         if (self.models_dir / current / "model.json").exists():
+            fmt = current.split("__")[2] if current.count("__") == 2 else self.logic_cls.model_format
             try:
-                await self._build_and_swap(self.models_dir / current)
+                await self._build_and_swap(self.models_dir / current, fmt)
                 log.info("serving cached model %s", current)
             except Exception as e:
                 log.error("cached model %s does not load: %s", current, e)
@@ -169,62 +178,67 @@ class Deployment:
         if self.version_control == VersionMode.PAUSE or self.target is None:
             return
         active = self.engine.active
-        if active is not None and active.info.id == self.target["id"]:
+        if active is not None and active.info.id == self.target["id"] and active.format == self.formats[0]:
             return
         await self.update(self.target)
 
-    def _model_dir(self, target: dict[str, str]) -> Path:
-        return inside(self.models_dir, self.models_dir / f"{target['version']}__{target['id'][:8]}")
+    def _rank(self, fmt: str) -> int:
+        return self.formats.index(fmt) if fmt in self.formats else len(self.formats)
 
     async def update(self, target: dict[str, str]) -> None:
-        failure = self._failures.get(target["id"])
-        if failure is not None and time.monotonic() < failure[1]:
-            return
+        """Serve `target` in the best preferred format the Loop has that loads; keep what serves otherwise."""
+        active = self.engine.active
+        serving = active.format if active is not None and active.info.id == target["id"] else None
+        on_loop = await self.cache.formats_on_loop(target)
+        candidates = [f for f in self.formats if (on_loop is None or f in on_loop)
+                      and (serving is None or self._rank(f) < self._rank(serving))]
         async with self._update_lock:
-            directory = self._model_dir(target)
+            served = await self._serve_best(target, candidates)
+        if served is None and serving is None and on_loop is not None and not candidates:
+            self.errors["update_model"] = (f"the Loop has model {target['version']} in {', '.join(on_loop) or 'no'} "
+                                           f"format, none of LOOP_MODEL_FORMATS ({', '.join(self.formats)})")
+        if served is not None or serving is None:
+            await self.sync_status()
+
+    async def _serve_best(self, target: dict[str, str], candidates: list[str]) -> str | None:
+        """Try the formats in order (skipping those in a failure pause, and those the Loop does not have);
+        returns the one now served, or None."""
+        for fmt in candidates:
+            failure = self._failures.get((target["id"], fmt))
+            if failure is not None and time.monotonic() < failure[1]:
+                continue
+            self.building = {"version": target["version"], "format": fmt, "since": time.time()}
             try:
-                if not self._cached(directory, target["id"]):
-                    await self._download(target, directory)
-                await self._build_and_swap(directory)
+                await self._build_and_swap(await self.cache.fetch(target, fmt), fmt)
+            except FormatMissing as e:
+                log.debug("%s; trying the next format", e)
+                continue
             except Exception as e:
-                self._record_failure(target, directory, e)
-                await self.sync_status()
-                return
-            self._failures.pop(target["id"], None)
+                self._record_failure(target, fmt, self.cache.directory(target, fmt), e)
+                continue
+            finally:
+                self.building = None
+            self._failures.pop((target["id"], fmt), None)
             self.errors.pop("update_model", None)
-            log.info("now serving model %s (%s)", target["version"], target["id"])
-        await self.sync_status()
+            log.info("now serving model %s (%s) in format %s", target["version"], target["id"], fmt)
+            return fmt
+        return None
 
-    def _cached(self, directory: Path, model_id: str) -> bool:
-        try:
-            return read_model_info(directory).id == model_id
-        except ModelPackageError:
-            return False
-
-    async def _download(self, target: dict[str, str], directory: Path) -> None:
-        fmt = self.logic_cls.model_format
-        staging = self.models_dir / ".downloads"
-        log.info("downloading model %s in format %s", target["version"], fmt)
-        archive = await self.client.download(f"{self.client.project_path}/models/{target['id']}/{fmt}/file",
-                                             staging, filename=f"{target['id']}.zip")
-        try:
-            await asyncio.to_thread(extract_package, archive, directory)
-        finally:
-            archive.unlink(missing_ok=True)
-
-    async def _build_and_swap(self, directory: Path) -> None:
+    async def _build_and_swap(self, directory: Path, fmt: str) -> None:
+        """Load and warm up in a thread of its own (an engine build may take minutes), then swap atomically."""
         info = await asyncio.to_thread(read_model_info, directory)
         logic = self.logic_cls(info, directory, self.settings)
-        await self.engine.run(logic.load)
-        await self.engine.run(self.engine.warm_up, logic, info.resolution)
-        self.engine.swap(ActiveModel(logic, info, directory))
+        await asyncio.to_thread(logic.load)
+        await asyncio.to_thread(self.engine.warm_up, logic, info.resolution)
+        self.engine.swap(ActiveModel(logic, info, directory, fmt))
         await asyncio.to_thread(self._save_state, directory.name)
 
-    def _record_failure(self, target: dict[str, str], directory: Path, error: Exception) -> None:
-        backoff, _ = self._failures.get(target["id"], (Backoff(base=30.0, cap=1800.0), 0.0))
+    def _record_failure(self, target: dict[str, str], fmt: str, directory: Path, error: Exception) -> None:
+        key = (target["id"], fmt)
+        backoff, _ = self._failures.get(key, (Backoff(base=30.0, cap=1800.0), 0.0))
         delay = backoff.next_delay()
-        self._failures[target["id"]] = (backoff, time.monotonic() + delay)
-        message = f"model {target['version']} ({target['id']}): {one_line(error)}"
+        self._failures[key] = (backoff, time.monotonic() + delay)
+        message = f"model {target['version']} ({target['id']}) in {fmt}: {one_line(error)}"
         self.errors["update_model"] = message
         self.metrics.model_failures.inc()
         log.error("cannot deploy %s; still serving %s; next attempt in %.0f s", message,
@@ -253,7 +267,7 @@ class Deployment:
             raise VersionError(str(e)) from e
         self.version_control = VersionMode.SPECIFIC_VERSION
         self.target = {"id": model_id, "version": value}
-        self._failures.pop(self.target["id"], None)
+        self._failures = {k: v for k, v in self._failures.items() if k[0] != model_id}
         self._save_state()
 
     def current_version(self) -> str | None:
@@ -261,8 +275,7 @@ class Deployment:
         return active.info.version if active else None
 
     def local_versions(self) -> list[str]:
-        return sorted({d.name.split("__")[0] for d in self.models_dir.iterdir()
-                       if d.is_dir() and "__" in d.name and (d / "model.json").exists()})
+        return self.cache.local_versions()
 
     def version_response(self) -> ModelVersionResponse:
         return ModelVersionResponse(
@@ -273,7 +286,7 @@ class Deployment:
     # status --------------------------------------------------------------------------------------------------
     def status(self) -> DetectorStatus:
         return DetectorStatus(uuid=self.node_id, name=self.name, state="online",
-                              uptime=int(time.monotonic() - self.started), model_format=self.logic_cls.model_format,
+                              uptime=int(time.monotonic() - self.started), model_format=self.serving_format(),
                               current_model=self.current_version(),
                               target_model=self.target["version"] if self.target else None,
                               errors=dict(self.errors), operation_mode=self.operation_mode.value,
@@ -299,6 +312,20 @@ class Deployment:
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
+    def serving_format(self) -> str:
+        active = self.engine.active
+        return active.format if active is not None else self.formats[0]
+
     def model_info(self) -> ModelInformation | None:
         active = self.engine.active
         return active.info if active else None
+
+
+def preferred_formats(settings: DetectorSettings, logic_cls: type[DetectorLogic]) -> list[str]:
+    """LOOP_MODEL_FORMATS, checked against what the logic runs (ConfigurationError naming the variable)."""
+    wanted = settings.model_format_list or [logic_cls.model_format]
+    unknown = [f for f in wanted if f not in logic_cls.supported_formats()]
+    if unknown:
+        raise ConfigurationError(f"configuration error: LOOP_MODEL_FORMATS: {logic_cls.__name__} runs "
+                                 f"{', '.join(logic_cls.supported_formats())}, not {', '.join(unknown)}")
+    return wanted

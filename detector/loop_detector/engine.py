@@ -73,6 +73,7 @@ class ActiveModel:
     logic: DetectorLogic
     info: ModelInformation
     directory: Path
+    format: str = "onnx"
     in_flight: int = 0
     retired: bool = False
 
@@ -108,7 +109,7 @@ class Engine:
                 idle = old.in_flight == 0
         if old is not None and idle:
             self._close(old)
-        self.metrics.set_model_version(model.info.version)
+        self.metrics.set_model(model.info.version, model.format, model.logic.execution_provider)
         self.metrics.model_swaps.inc()
 
     def _acquire(self) -> ActiveModel:

@@ -34,9 +34,19 @@ DEFAULT_CONF_THRESHOLD, DEFAULT_IOU_THRESHOLD = 0.2, 0.45
 
 
 class DetectorLogic(ABC):
-    """Base class of detector plugins. Subclasses set `model_format` and implement `load` and `evaluate`."""
+    """Base class of detector plugins. Subclasses set `model_format` and implement `load` and `evaluate`.
+
+    `model_formats` lists every format the logic runs (default: `model_format` alone); `LOOP_MODEL_FORMATS`
+    chooses among them. `load` may set `execution_provider` to say what runs the model (shown in /about).
+    """
 
     model_format: ClassVar[str] = "onnx"
+    model_formats: ClassVar[tuple[str, ...]] = ()
+    execution_provider: str | None = None
+
+    @classmethod
+    def supported_formats(cls) -> tuple[str, ...]:
+        return cls.model_formats or (cls.model_format,)
 
     def __init__(self, model_info: ModelInformation, model_dir: Path, settings: DetectorSettings) -> None:
         """Store what the model needs; keep this cheap, heavy work belongs in `load`.

@@ -32,16 +32,15 @@ class DetectorMetrics:
                                    registry=r)
         self.autoupload = Counter("loop_detector_autoupload", "Images queued by active learning", ["cause"],
                                   registry=r)
-        self.model_info = Gauge("loop_detector_model_info", "The model version being served", ["version"],
-                                registry=r)
+        self.model_info = Gauge("loop_detector_model_info", "The model being served: version, format and the "
+                                "execution provider running it", ["version", "format", "provider"], registry=r)
         self.model_swaps = Counter("loop_detector_model_swaps", "Model versions swapped in", registry=r)
         self.model_failures = Counter("loop_detector_model_failures", "Model packages that failed to load",
                                       registry=r)
 
-    def set_model_version(self, version: str | None) -> None:
+    def set_model(self, version: str, fmt: str, provider: str | None) -> None:
         self.model_info.clear()
-        if version is not None:
-            self.model_info.labels(version=version).set(1)
+        self.model_info.labels(version=version, format=fmt, provider=provider or "unknown").set(1)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -2,7 +2,9 @@
 
 The package holds one `*.onnx` file and `model.json` with the ordered `categories` and the input `resolution`.
 Optional model.json keys: `output_layout` (`ultralytics` for [1, 4+C, N], `yolov5` for [1, N, 5+C]; inferred
-from the output shape when absent) and `preprocessing` (`letterbox`, the default, or `resize`).
+from the output shape when absent) and `preprocessing` (`letterbox`, the default, or `resize`). It runs the
+`onnx`, `onnx_int8` and `onnx_fp16` packages alike (float32 or float16 inputs), on the execution provider
+chosen by providers.py.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from loop_shared.schemas import BoxDetection, ImageMetadata, PointDetection
 
 from .logic import DetectorLogic
 from .postprocess import decode, infer_layout, select, to_image_boxes
+from .providers import create_session
 
 _DTYPES: dict[str, type[np.floating[Any]]] = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
@@ -33,14 +36,15 @@ def find_onnx_file(model_dir: Path) -> Path:
 
 class OnnxDetectorLogic(DetectorLogic):
     model_format = "onnx"
+    model_formats = ("onnx", "onnx_int8", "onnx_fp16")
 
     def load(self) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.settings.ort_intra_threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(find_onnx_file(self.model_dir)), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = create_session(find_onnx_file(self.model_dir), options, self.settings)
+        self.execution_provider = self.session.get_providers()[0]
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
         if model_input.type not in _DTYPES:

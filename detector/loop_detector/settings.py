@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from loop_shared.names import safe_name
 from loop_shared.schemas import VersionMode
 from loop_shared.settings import NodeSettings
+
+
+def comma_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 class DetectorSettings(NodeSettings):
@@ -48,3 +53,39 @@ class DetectorSettings(NodeSettings):
     outbox_batch_size: int = Field(20, ge=1, le=500, description="Images per upload request.")
     outbox_backoff_cap: float = Field(60.0, gt=0, description="Longest wait between failed uploads (s).")
     node_version: str | None = Field(None, description="Reported to the Loop as node_version.")
+    model_formats: str = Field("", description="Model formats in order of preference, comma-separated (e.g. "
+                               "onnx_int8,onnx): the first the Loop has for the target is served, and a better one "
+                               "that appears later replaces it. Default: the logic's own format (onnx).")
+    ort_providers: str = Field("", description="ONNX Runtime execution providers in order of preference, "
+                               "comma-separated (e.g. TensorrtExecutionProvider,CUDAExecutionProvider,"
+                               "CPUExecutionProvider). Default: every provider this build has, best first. One "
+                               "that cannot start is skipped with a warning; the CPU is always the last resort.")
+    ort_device_id: int = Field(0, ge=0, description="GPU the CUDA and TensorRT providers use.")
+    trt_fp16: bool = Field(False, description="Let TensorRT build FP16 engines.")
+    openvino_device: str = Field("CPU", description="OpenVINO device type (CPU, GPU, NPU, AUTO, ...).")
+
+    @field_validator("model_formats")
+    @classmethod
+    def _formats(cls, value: str) -> str:
+        for name in comma_list(value):
+            safe_name(name, "model format")
+        return value
+
+    @field_validator("ort_providers")
+    @classmethod
+    def _providers(cls, value: str) -> str:
+        import onnxruntime as ort  # only here: settings stay cheap to import where no provider is named
+
+        unknown = [p for p in comma_list(value) if p not in ort.get_all_providers()]
+        if unknown:
+            raise ValueError(f"unknown execution provider {', '.join(unknown)}; known: "
+                             f"{', '.join(ort.get_all_providers())}")
+        return value
+
+    @property
+    def model_format_list(self) -> list[str]:
+        return comma_list(self.model_formats)
+
+    @property
+    def ort_provider_list(self) -> list[str]:
+        return comma_list(self.ort_providers)

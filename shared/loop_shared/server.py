@@ -15,7 +15,7 @@ import uvicorn
 
 from .errors import PluginError
 from .logs import configure_logging
-from .settings import NodeSettings, load_settings_or_exit
+from .settings import ConfigurationError, NodeSettings, load_settings_or_exit
 
 log = logging.getLogger("loop.server")
 S = TypeVar("S", bound=NodeSettings)
@@ -32,6 +32,9 @@ def run_node(settings_cls: type[S], create_app: Callable[[S], Any], name: str) -
     configure_logging(settings.log_level, [settings.password.get_secret_value()])
     try:
         app = create_app(settings)
+    except ConfigurationError as e:
+        print(e, file=sys.stderr)
+        raise SystemExit(2) from None
     except PluginError as e:
         print(f"configuration error: {e}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -205,7 +205,8 @@ def test_upload_and_control_routes(detector: Service, loop: httpx.Client) -> Non
     assert about["model_info"]["version"] == "1.0" and about["version_control"] == "follow_loop"
     metrics = httpx.get(f"{detector.url}/metrics").text
     for name in ("loop_detector_requests_total", "loop_detector_request_seconds_bucket",
-                 "loop_detector_inference_seconds", "loop_detector_outbox_items", 'model_info{version="1.0"}'):
+                 "loop_detector_inference_seconds", "loop_detector_outbox_items",
+                 'model_info{format="onnx",provider="CPUExecutionProvider",version="1.0"}'):
         assert name in metrics
     assert httpx.get(f"{detector.url}/docs").status_code == 200
 

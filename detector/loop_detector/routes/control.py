@@ -34,15 +34,20 @@ def parse_mode(kind: type[M], value: str, context: str = "") -> M:
 
 
 def about_response(deployment: Deployment) -> AboutResponse:
+    active = deployment.engine.active
     return AboutResponse(operation_mode=deployment.operation_mode.value, state="online",
                          model_info=deployment.model_info(),
                          target_model=deployment.target["version"] if deployment.target else None,
-                         version_control=deployment.version_control.value)
+                         version_control=deployment.version_control.value,
+                         model_format=active.format if active else None,
+                         execution_provider=active.logic.execution_provider if active else None,
+                         preferred_formats=deployment.formats, building=deployment.building)
 
 
 @router.get("/about")
 def about(deployment: DeploymentDep) -> AboutResponse:
-    """Operation mode, the served model's model.json, the target version and the version-control mode."""
+    """Operation mode, the served model's model.json, the target version and the version-control mode; also the
+    format and execution provider serving, the preferred formats, and the model being built (if any)."""
     return about_response(deployment)
 
 

@@ -22,14 +22,19 @@ def ready(deployment: DeploymentDep, health: HealthDep) -> JSONResponse:
 
     Background tasks that keep failing (the outbox cannot deliver, the Loop's target cannot be read, ...) are
     listed under `failing`; they do not make the detector unready, since it still answers detections.
+    `building` names a model being downloaded, loaded or warmed up (an engine build may take minutes) while the
+    previous one keeps serving.
     """
     version = deployment.current_version()
     failing = health.failing()
     if version is None:
-        reason = deployment.errors.get("update_model") or "no model loaded yet"
-        return JSONResponse({"status": "not ready", "reason": reason, "failing": failing}, status_code=503)
+        reason = deployment.errors.get("update_model") or ("building the first model" if deployment.building
+                                                           else "no model loaded yet")
+        return JSONResponse({"status": "not ready", "reason": reason, "failing": failing,
+                             "building": deployment.building}, status_code=503)
     return JSONResponse({"status": "degraded" if failing else "ready", "model_version": version,
-                         "failing": failing})
+                         "model_format": deployment.serving_format(), "failing": failing,
+                         "building": deployment.building})
 
 
 @router.get("/metrics")

@@ -48,6 +48,11 @@ class AboutResponse(BaseModel):
     model_info: ModelInformation | None = None
     target_model: str | None = None
     version_control: str
+    # beyond the reference: how the model is served, and what is being built to replace it
+    model_format: str | None = None
+    execution_provider: str | None = None
+    preferred_formats: list[str] = Field(default_factory=list)
+    building: dict[str, Any] | None = None
 
 
 class ModelVersionResponse(BaseModel):
