@@ -1,10 +1,10 @@
 """ONNX Runtime execution providers: which to ask for, with which options, and falling back when one fails.
 
 `LOOP_ORT_PROVIDERS` lists them in order of preference (default: every local accelerator this onnxruntime build
-has, best first: TensorRT, CUDA, ROCm, MIGraphX, OpenVINO, DirectML, CoreML, QNN, then the CPU). A provider the build lacks, or one that fails to start
-(no GPU, missing CUDA libraries), is skipped with one warning and the next one is tried; the CPU provider is
-always the last resort. TensorRT keeps its engines under `LOOP_DATA_DIR/trt_engines`, so an engine is built once
-per model and GPU and found again after a restart.
+has, best first: TensorRT, CUDA, ROCm, MIGraphX, OpenVINO, DirectML, CoreML, QNN, then the CPU). A provider the
+build lacks, or one that fails to start (no GPU, missing CUDA libraries), is skipped with one warning and the next
+one is tried; the CPU provider is always the last resort. TensorRT keeps its engines under
+`LOOP_DATA_DIR/trt_engines`, so an engine is built once per model and GPU and found again after a restart.
 """
 
 from __future__ import annotations
