@@ -29,6 +29,8 @@ class ConverterLogic(ABC):
     target_format: ClassVar[str]
     calibration_images: ClassVar[int] = 0
     """How many of the project's images the conversion wants (e.g. to calibrate a quantization)."""
+    accuracy_gate: ClassVar[bool] = False
+    """Whether `measure_accuracy` checks each conversion before it is published (for lossy formats)."""
 
     @abstractmethod
     def convert(self, source_dir: Path, model_info: dict[str, Any], target_dir: Path,
@@ -40,3 +42,13 @@ class ConverterLogic(ABC):
         the target's model.json; `format` is set for you. Runs in a worker thread. Raise any exception to mark
         the model as failed: the reason is recorded and the model retried later with a growing pause.
         """
+
+    def measure_accuracy(self, source_dir: Path, target_dir: Path, model_info: dict[str, Any],
+                         images: list[Path]) -> dict[str, Any] | None:
+        """The accuracy gate of a class with `accuracy_gate = True`, called after `convert` with images of the
+        project that calibration did not use (its test images when it has some). Return figures with
+        `accuracy_drop` (0 = the converted model detects exactly what the source does, 1 = nothing alike): the
+        conversion is published only when that is within `LOOP_MAX_ACCURACY_DROP`, and the figures go into its
+        model.json as `conversion`. Runs in a worker thread.
+        """
+        return None

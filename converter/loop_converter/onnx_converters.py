@@ -17,6 +17,7 @@ from onnxruntime.transformers.float16 import convert_float_to_float16
 
 from loop_shared.imaging import letterbox, to_tensor
 
+from .accuracy import measure
 from .logic import ConverterLogic
 
 log = logging.getLogger("converter.onnx")
@@ -68,7 +69,17 @@ class ImageReader(CalibrationDataReader):
         return None
 
 
-class OnnxInt8Converter(ConverterLogic):
+class MeasuredOnnxConversion(ConverterLogic):
+    """ONNX to a lossy ONNX: the accuracy gate compares the detections of both models."""
+
+    accuracy_gate = True
+
+    def measure_accuracy(self, source_dir: Path, target_dir: Path, model_info: dict[str, Any],
+                         images: list[Path]) -> dict[str, Any] | None:
+        return measure(source_onnx(source_dir), target_dir / "model.onnx", images, model_info)
+
+
+class OnnxInt8Converter(MeasuredOnnxConversion):
     """INT8 quantization. With images of the project: static (QDQ, calibrated on them), which ONNX Runtime runs
     with integer kernels; without: dynamic quantization of the weights. Inputs and outputs stay float32."""
 
@@ -95,7 +106,7 @@ class OnnxInt8Converter(ConverterLogic):
         return {"quantization": mode, "calibration_images": len(calibration)}
 
 
-class OnnxFp16Converter(ConverterLogic):
+class OnnxFp16Converter(MeasuredOnnxConversion):
     """Float16 weights and arithmetic; inputs and outputs stay float32 so clients need no change."""
 
     source_format = "onnx"

@@ -34,15 +34,15 @@ class Records:
             return False
         return (now or time.time()) >= float(record["next_attempt"])
 
-    def converted(self, key: str, version: str) -> None:
-        self.items[key] = {"status": "converted", "version": version, "at": time.time()}
+    def converted(self, key: str, version: str, figures: dict[str, Any] | None = None) -> None:
+        self.items[key] = {"status": "converted", "version": version, "at": time.time(), "accuracy": figures}
         self._save()
 
-    def failed(self, key: str, version: str, reason: str) -> float:
+    def failed(self, key: str, version: str, reason: str, figures: dict[str, Any] | None = None) -> float:
         attempts = self.items.get(key, {}).get("attempts", 0) + 1
         delay = min(self.retry_cap, self.retry_base * 2 ** (attempts - 1)) * random.uniform(0.8, 1.0)
         self.items[key] = {"status": "failed", "version": version, "reason": reason, "attempts": attempts,
-                           "next_attempt": time.time() + delay}
+                           "next_attempt": time.time() + delay, "accuracy": figures}
         self._save()
         return float(delay)
 

@@ -16,6 +16,11 @@ class ConverterSettings(NodeSettings):
     poll_interval: float = Field(10.0, gt=0, description="Seconds between scans for models to convert.")
     retry_base: float = Field(30.0, gt=0, description="First wait before retrying a failed model (s).")
     retry_cap: float = Field(3600.0, gt=0, description="Longest wait before retrying a failed model (s).")
+    max_accuracy_drop: float = Field(0.02, ge=0, le=1, description="Largest accuracy drop (1 - mAP@0.5 of the "
+                                     "converted model against the source model's detections) a conversion may "
+                                     "have to be published.")
+    accuracy_images: int = Field(32, ge=0, le=1000, description="Images of the project the accuracy check runs "
+                                 "both models on (its test images when it has some).")
     replicas: int = Field(1, ge=1, le=1000, description="How many converter replicas share the work (each model "
                           "is converted by one of them).")
     replica_index: str = Field("0", description="This replica's number: a number (Swarm's {{.Task.Slot}}, a "

@@ -28,6 +28,7 @@ from loop_shared.tasks import TaskHealth, one_line, spawn
 
 from .logic import ConverterLogic
 from .partition import Partition, owner, replica_number
+from .project_images import project_images
 from .records import Records
 from .settings import ConverterSettings
 
@@ -35,7 +36,12 @@ log = logging.getLogger("converter")
 
 
 class ConversionError(Exception):
-    """Converting or uploading one model failed; the message is the reason recorded for it."""
+    """Converting or uploading one model failed; the message is the reason recorded for it, `figures` the
+    accuracy figures when the gate refused it."""
+
+    def __init__(self, message: str, figures: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.figures = figures
 
 
 class Worker:
@@ -52,6 +58,7 @@ class Worker:
         self.last_error: str | None = None
         self.converted_count = 0
         self.skipped_count = 0  # the target format appeared while we converted (another replica was faster)
+        self.last_figures: dict[str, Any] | None = None  # the accuracy figures of the latest conversion
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -121,11 +128,11 @@ class Worker:
                 try:
                     uploaded = await self.convert(org, project, model)
                 except ConversionError as e:
-                    delay = self.records.failed(key, str(model.get("version", "?")), str(e))
+                    delay = self.records.failed(key, str(model.get("version", "?")), str(e), e.figures)
                     log.error("model %s (%s/%s) failed to convert to %s: %s; next try in %.0f s",
                               model.get("version"), org, project, target, e, delay)
                     continue
-                self.records.converted(key, str(model.get("version", "?")))
+                self.records.converted(key, str(model.get("version", "?")), self.last_figures)
                 self.partition.forget(key)
                 if uploaded:
                     self.converted_count += 1
@@ -145,7 +152,8 @@ class Worker:
                 model_info = await asyncio.to_thread(read_model_json, source_dir)
             except Exception as e:
                 raise ConversionError(f"cannot fetch the {source} package: {one_line(e)}") from e
-            calibration = await self._calibration_images(org, project, tmp_dir / "calibration")
+            calibration, evaluation = await project_images(
+                self.client, org, project, tmp_dir, self.logic.calibration_images, self.settings.accuracy_images)
             out_dir = tmp_dir / "target"
             out_dir.mkdir()
             started = time.perf_counter()
@@ -157,6 +165,9 @@ class Worker:
             if not files:
                 raise ConversionError("the converter produced no files")
             model_json = {**model_info, **(additions or {}), "format": target}
+            figures = await self._gate(source_dir, out_dir, model_info, evaluation)
+            if figures is not None:
+                model_json["conversion"] = figures
             parts: list[tuple[str, tuple[str, bytes, str]]] = [
                 ("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in files]
             parts.append(("files", (MODEL_JSON, json.dumps(model_json).encode(), "application/json")))
@@ -181,29 +192,31 @@ class Worker:
                      source, target, time.perf_counter() - started)
             return True
 
-    async def _calibration_images(self, org: str, project: str, directory: Path) -> list[Path]:
-        """Up to `calibration_images` annotated (else any) images of the project; none if the Loop has none."""
-        wanted = self.logic.calibration_images
-        if wanted <= 0:
-            return []
-        ids: list[str] = []
-        for state in ("complete", None):
-            params = {"state": state} if state else {}
-            try:
-                ids = (await self.client.get_json(f"/{org}/projects/{project}/data", params=params))["image_ids"]
-            except (LoopError, KeyError) as e:
-                log.warning("no calibration images from %s/%s: %s", org, project, e)
-                return []
-            if ids:
-                break
-        paths = []
-        for image_id in [i for i in ids if is_safe_name(i)][:wanted]:
-            try:
-                paths.append(await self.client.download(f"/{org}/projects/{project}/images/{image_id}/main",
-                                                        directory, filename=f"{image_id}.jpg", requires_login=True))
-            except LoopError as e:
-                log.warning("calibration image %s not downloadable: %s", image_id, e)
-        return paths
+    async def _gate(self, source_dir: Path, out_dir: Path, model_info: dict[str, Any],
+                    images: list[Path]) -> dict[str, Any] | None:
+        """The accuracy figures of a conversion; ConversionError (with them) when it lost too much."""
+        self.last_figures = None
+        if not self.logic.accuracy_gate:
+            return None
+        if not images:
+            self.last_figures = {"measured": False, "reason": "the project has no images to compare on"}
+            log.warning("publishing without an accuracy check: the project has no images to compare on")
+            return self.last_figures
+        try:
+            figures = await asyncio.to_thread(self.logic.measure_accuracy, source_dir, out_dir, model_info, images)
+        except Exception as e:
+            raise ConversionError(f"the accuracy check failed: {one_line(e)}") from e
+        if figures is None:
+            return None
+        figures = {"measured": True, **figures}
+        self.last_figures = figures
+        drop, limit = float(figures.get("accuracy_drop", 0.0)), self.settings.max_accuracy_drop
+        if drop > limit:
+            raise ConversionError(f"the converted model lost too much: accuracy drop {drop:.3f} > "
+                                  f"LOOP_MAX_ACCURACY_DROP {limit} (mAP@0.5 {figures.get('map50_vs_source')} against "
+                                  f"the source's detections on {figures.get('images')} images)", figures)
+        log.info("accuracy check passed: drop %.3f (limit %s) on %s images", drop, limit, figures.get("images"))
+        return figures
 
     def status(self) -> dict[str, Any]:
         failures = {k: v for k, v in self.records.items.items() if v["status"] == "failed"}

@@ -27,10 +27,9 @@ from typing import ClassVar
 import numpy as np
 
 from loop_shared.schemas import ImageMetadata, ModelInformation
+from loop_shared.yolo import DEFAULT_CONF_THRESHOLD, DEFAULT_IOU_THRESHOLD
 
 from .settings import DetectorSettings
-
-DEFAULT_CONF_THRESHOLD, DEFAULT_IOU_THRESHOLD = 0.2, 0.45
 
 
 class DetectorLogic(ABC):

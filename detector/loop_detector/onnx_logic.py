@@ -18,9 +18,9 @@ import onnxruntime as ort
 
 from loop_shared.imaging import letterbox_into
 from loop_shared.schemas import BoxDetection, ImageMetadata, PointDetection
+from loop_shared.yolo import decode, infer_layout, select, to_image_boxes
 
 from .logic import DetectorLogic
-from .postprocess import decode, infer_layout, select, to_image_boxes
 from .providers import create_session
 
 _DTYPES: dict[str, type[np.floating[Any]]] = {"tensor(float)": np.float32, "tensor(float16)": np.float16}

@@ -20,11 +20,14 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def build_grid_onnx(size: int = 64, cell: int = 16, channels: tuple[int, ...] = (0, 1, 2), conv: bool = False) -> bytes:
+def build_grid_onnx(size: int = 64, cell: int = 16, channels: tuple[int, ...] = (0, 1, 2), conv: bool = False,
+                    fragile: bool = False) -> bytes:
     """Serialized ONNX model; class k scores the mean of RGB channel `channels[k]` in each cell.
 
     With `conv`, the per-cell means come from a strided convolution with averaging weights instead of pooling,
-    so the model has weights that converters can quantize.
+    so the model has weights that converters can quantize. `fragile` (with `conv`) adds a convolution channel a
+    thousand times brighter that the head then drops: one 8-bit scale per tensor cannot hold both, so an INT8
+    quantization of this model loses its scores (a model made to quantize badly).
     """
     if size % cell:
         raise ValueError("size must be a multiple of cell")
@@ -39,12 +42,19 @@ def build_grid_onnx(size: int = 64, cell: int = 16, channels: tuple[int, ...] = 
         numpy_helper.from_array(boxes[np.newaxis].astype(np.float32), "boxes"),
     ]
     if conv:
-        weights = np.zeros((classes, 3, cell, cell), np.float32)
+        weights = np.zeros((classes + fragile, 3, cell, cell), np.float32)
         for k, channel in enumerate(channels):
             weights[k, channel] = 1.0 / (cell * cell)
+        if fragile:
+            weights[classes] = 1000.0 / (cell * cell)
         initializers.append(numpy_helper.from_array(weights, "weights"))
-        head = [helper.make_node("Conv", ["images", "weights"], ["picked"], kernel_shape=[cell, cell],
-                                 strides=[cell, cell])]
+        head = [helper.make_node("Conv", ["images", "weights"], ["convolved" if fragile else "picked"],
+                                 kernel_shape=[cell, cell], strides=[cell, cell])]
+        if fragile:
+            initializers += [numpy_helper.from_array(np.asarray([0], np.int64), "first"),
+                             numpy_helper.from_array(np.asarray([classes], np.int64), "last"),
+                             numpy_helper.from_array(np.asarray([1], np.int64), "channel_axis")]
+            head.append(helper.make_node("Slice", ["convolved", "first", "last", "channel_axis"], ["picked"]))
     else:
         initializers.append(numpy_helper.from_array(np.asarray(channels, np.int64), "channel_index"))
         head = [helper.make_node("AveragePool", ["images"], ["pooled"], kernel_shape=[cell, cell],
@@ -70,10 +80,10 @@ def grid_categories(names: tuple[str, ...] = ("red", "green", "blue"),
 
 
 def grid_package(dest_zip: Path, *, size: int = 64, cell: int = 16, categories: list[dict[str, Any]] | None = None,
-                 extra: dict[str, Any] | None = None, conv: bool = False) -> Path:
+                 extra: dict[str, Any] | None = None, conv: bool = False, fragile: bool = False) -> Path:
     """A model zip (model.onnx + model.json) of the grid detector, ready to upload to a Loop."""
     categories = categories or grid_categories()
-    onnx_bytes = build_grid_onnx(size, cell, tuple(range(len(categories))), conv=conv)
+    onnx_bytes = build_grid_onnx(size, cell, tuple(range(len(categories))), conv=conv, fragile=fragile)
     model_json = {"resolution": size, "categories": categories, "output_layout": "ultralytics", **(extra or {})}
     dest_zip.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=dest_zip.parent, delete=False, suffix=".tmp") as tmp, \

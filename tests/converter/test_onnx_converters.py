@@ -71,3 +71,42 @@ def test_converted_model_detects_what_the_source_detects(tmp_path: Path, convert
             assert abs(a[key] - b[key]) < (0.1 if mode == "int8_static" else 0.03)
             compared += 1
     assert compared >= 10
+
+
+def calibration_images(tmp_path: Path, count: int = 6) -> list[Path]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    paths = []
+    bright = np.zeros((128, 128, 3), np.uint8)
+    bright[0:32, 0:32, 0], bright[0:32, 32:64, 1], bright[0:32, 64:96, 2] = 255, 255, 255
+    for i, image in enumerate([*scenes(count), bright]):
+        path = tmp_path / f"image{i}.jpg"
+        cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize(("fragile", "passes"), [(False, True), (True, False)], ids=["robust", "fragile"])
+def test_the_accuracy_gate_measures_what_quantization_changed(tmp_path: Path, fragile: bool, passes: bool) -> None:
+    converter = OnnxInt8Converter()
+    package = grid_package(tmp_path / "src.zip", size=128, cell=32, conv=True, fragile=fragile, extra=IDENTITY)
+    source = extract_package(package, tmp_path / "source")
+    target = tmp_path / "target"
+    target.mkdir()
+    images = calibration_images(tmp_path / "images")
+    converter.convert(source, read_model_json(source), target, images[:4])
+    figures = converter.measure_accuracy(source, target, read_model_json(source), images[4:] + scenes_on_disk(tmp_path))
+    assert figures is not None and figures["images"] == 3 + 5 and figures["source_detections"] >= 10
+    if passes:
+        assert figures["accuracy_drop"] <= 0.02 and figures["map50_vs_source"] >= 0.98
+        assert figures["score_drift_max"] < 0.1
+    else:  # the bright channel swamps the 8-bit scale of the scores: the converted model finds other things
+        assert figures["accuracy_drop"] > 0.5, figures
+
+
+def scenes_on_disk(tmp_path: Path) -> list[Path]:
+    paths = []
+    for i, image in enumerate(scenes(5)):
+        path = tmp_path / f"scene{i}.jpg"
+        cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        paths.append(path)
+    return paths

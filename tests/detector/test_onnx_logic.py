@@ -10,10 +10,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from loop_detector.onnx_logic import OnnxDetectorLogic
-from loop_detector.postprocess import YOLOV5, infer_layout
 from loop_detector.settings import DetectorSettings
 from loop_shared.model_package import extract_package, read_model_info
 from loop_shared.settings import load_settings
+from loop_shared.yolo import YOLOV5, infer_layout
 from stub_loop.grid_model import grid_categories, grid_package
 
 

@@ -96,3 +96,32 @@ def test_two_replicas_convert_each_model_once(
     assert [m["formats"] for m in models] == [["format_a", "format_b"]] * 3
     for replica in replicas:
         assert "Traceback" not in replica.log() and "failed to convert" not in replica.log()
+
+
+def test_the_accuracy_gate_publishes_the_good_model_and_refuses_the_fragile_one(
+        stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> None:
+    loop.post(f"/{ORG}/projects/generator", json={"project_name": "gate", "complete": 24, "box_categories": 3,
+                                                  "test_fraction": 0.25})
+    ids = {}
+    for name, fragile in (("robust", False), ("fragile", True)):
+        package = grid_package(tmp_path / f"{name}.zip", size=128, cell=32, conv=True, fragile=fragile,
+                               extra={"conf_threshold": 0.5})  # a trained model's scores: far from the threshold
+        ids[name] = loop.post(f"/{ORG}/projects/gate/onnx", files={"files": (package.name, package.read_bytes())}
+                              ).json()["id"]
+    converter = start_node("loop-converter", node_env(stub, tmp_path / "converter", "gate", LOOP_POLL_INTERVAL="0.5"))
+
+    def status() -> dict:
+        return dict(httpx.get(f"{converter.url}/status").json())
+
+    wait_until(lambda: status()["converted"] == 1 and status()["failures"], 90, "one converted, one refused")
+    [(key, failure)] = status()["failures"].items()
+    assert key.endswith(f"{ids['fragile']}/onnx_int8") and "LOOP_MAX_ACCURACY_DROP" in failure["reason"]
+    assert failure["accuracy"]["measured"] is True and failure["accuracy"]["images"] == 6  # the test split
+    assert failure["accuracy"]["accuracy_drop"] > 0.02
+    models = {m["id"]: m["formats"] for m in loop.get(f"/{ORG}/projects/gate/models").json()["models"]}
+    assert models == {ids["robust"]: ["onnx", "onnx_int8"], ids["fragile"]: ["onnx"]}
+    download = loop.get(f"/{ORG}/projects/gate/models/{ids['robust']}/onnx_int8/file")
+    with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+        conversion = json.loads(archive.read("model.json"))["conversion"]
+    assert conversion["measured"] is True and conversion["images"] == 6 and conversion["accuracy_drop"] <= 0.02
+    assert conversion["reference"] == "the source model's detections" and conversion["source_detections"] > 0

@@ -161,6 +161,7 @@ def test_converter_leaves_out_projects_models_and_images_that_name_paths(
         {"id": "good", "version": "1.1", "formats": ["onnx"]}]})
     hostile.file(f"GET {API}/models/good/onnx/file", model_zip(tmp_path, "good", "1.1"))
     hostile.json(f"GET {API}/data", {"image_ids": ["../../victim4/x", "img-1"]})
+    hostile.json(f"GET {API}/images", {"images": [{"id": "img-1", "set": "train"}]})
     hostile.routes[f"GET {API}/images/img-1/main"] = Response(jpeg(), media_type="image/jpeg")
     hostile.json(f"PUT {API}/models/good/onnx_int8/file", {"id": "good"})
     env = env_for(hostile, node_dir / "data", LOOP_POLL_INTERVAL="0.3")

@@ -1,12 +1,17 @@
-"""Turn raw YOLO-style outputs into detections: decode the layout, threshold, per-class NMS, map back."""
+"""Turn raw YOLO-style outputs into detections: decode the layout, threshold, per-class NMS, map back.
+
+Shared, so that the detector serving a model and the converter checking a converted one (and anyone else who
+runs a model) read its outputs in exactly the same way, with the same default thresholds.
+"""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from loop_shared.imaging import Letterbox
+from .imaging import Letterbox
 
+DEFAULT_CONF_THRESHOLD, DEFAULT_IOU_THRESHOLD = 0.2, 0.45
 ULTRALYTICS = "ultralytics"  # [1, 4 + classes, N]: cx, cy, w, h, class scores
 YOLOV5 = "yolov5"            # [1, N, 5 + classes]: cx, cy, w, h, objectness, class scores
 
