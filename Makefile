@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SERVICES := shared stub_loop detector trainer converter
 PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
-.PHONY: install test lint run bench chaos e2e images base-image wheels up down clean help compat lock
+.PHONY: install test lint run bench chaos e2e images base-image wheels wheels-gpu image-gpu e2e-gpu up down clean help compat lock
 
 help:
 	@echo "make install   create .venv with every service, the stub Loop and the dev tools"
@@ -19,6 +19,7 @@ help:
 	@echo "make up        build the images and start the compose stack (stub Loop + nodes) in Docker"
 	@echo "make e2e       build the images, run the compose stack, play the whole loop, tear down"
 	@echo "make images    build the node, stub and example images (BASE_IMAGE=$(BASE_IMAGE))"
+	@echo "make image-gpu build the detector for NVIDIA GPUs (onnxruntime-gpu, CUDA and cuDNN wheels, 1.5 GB)"
 	@echo "make compat    the reference client learning_loop_node 0.27 against the stub Loop"
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
@@ -64,6 +65,15 @@ images: base-image wheels
 	  docker build -q -t loop-nodes/example-$$example -f Dockerfiles/examples/$$example/Dockerfile \
 	    Dockerfiles/examples/$$example || exit 1; done
 	docker images "loop-nodes/*" --format "{{.Repository}}:{{.Tag}}  {{.Size}}"
+
+wheels-gpu: $(STAMP)
+	bash docker/download_gpu_wheels.sh
+
+image-gpu: base-image wheels wheels-gpu
+	BASE_IMAGE=$(BASE_IMAGE) bash docker/build_gpu_image.sh
+
+e2e-gpu: image-gpu
+	$(BIN)/pytest -m docker tests/docker/test_gpu_image.py -s -p no:cacheprovider
 
 up: images
 	$(COMPOSE) up -d

@@ -23,7 +23,7 @@ import httpx
 
 from tests.processes import free_port
 
-from . import converter_bench, detector_bench, outbox_bench, trainer_bench
+from . import converter_bench, detector_bench, formats_bench, outbox_bench, trainer_bench
 from .common import ORG, node_env, rss_mb, stub_loop, table, wait_for
 from .models import yolov8n_like_package
 
@@ -154,8 +154,14 @@ def main() -> None:
                                  "", *notes, ""])
             sections.append(section)
             print(section, flush=True)
-            print("converter ...", flush=True)
+            print("formats ...", flush=True)
             calibration = sorted((work / "images").glob("*.jpg"))[:32]
+            section = formats_bench.run(f"realistic model (YOLOv8n-sized, {gflops:.1f} GFLOPs)", realistic,
+                                        detector_bench.scene_jpeg(640, 480), calibration, loop, stub, work,
+                                        start_node, 96)
+            sections.append(section)
+            print(section, flush=True)
+            print("converter ...", flush=True)
             section = converter_bench.run(work, {"small": (small, 200), "realistic": (realistic, 15)}, calibration)
             sections.append(section)
             print(section, flush=True)

@@ -9,6 +9,7 @@ one is tried; the CPU provider is always the last resort. TensorRT keeps its eng
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -56,9 +57,23 @@ def wanted_providers(settings: DetectorSettings) -> list[Provider]:
     return [(n, provider_options(n, settings)) for n in chosen]
 
 
+@functools.cache
+def _load_cuda_libraries() -> None:
+    """onnxruntime-gpu finds CUDA and cuDNN in NVIDIA's wheels (the GPU image's way) only when asked to load
+    them; without a GPU or with the libraries elsewhere this fails quietly and the CUDA provider reports why."""
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:
+        try:
+            preload()
+        except Exception as e:  # a missing driver or library: the provider's own start-up error says more
+            log.debug("preloading the CUDA libraries failed: %s", e)
+
+
 def create_session(model: Path, options: ort.SessionOptions, settings: DetectorSettings) -> ort.InferenceSession:
     """A session on the first provider that starts; `session.get_providers()[0]` is the one that serves."""
     providers = wanted_providers(settings)
+    if any(name in ("CUDAExecutionProvider", "TensorrtExecutionProvider") for name, _ in providers):
+        _load_cuda_libraries()
     for index, (name, _) in enumerate(providers):
         remaining = providers[index:]
         try:

@@ -104,6 +104,11 @@ def test_the_whole_loop_in_containers(stack: float) -> None:
     loop.put(f"{DEMO}/deployment/target", json={"version": model["version"]})
     wait_until(lambda: httpx.get(f"{DETECTOR}/model_version").json()["current_version"] == model["version"], 120,
                "the detector serving the trained model")
+    # in the format it prefers (LOOP_MODEL_FORMATS=onnx_int8,onnx): the converter's INT8, which passed its check
+    about = wait_until(lambda: (a := httpx.get(f"{DETECTOR}/about").json())["model_format"] == "onnx_int8" and a,
+                       120, "the detector serving the trained model as onnx_int8")
+    assert about["model_info"]["conversion"]["measured"] is True, about["model_info"]
+    assert about["model_info"]["conversion"]["accuracy_drop"] <= 0.02
     categories = loop.get(f"{DEMO}").json()["categories"]
     image, truth = render_scene(np.random.default_rng(99), categories, 320, 240, objects=3)
     detections = httpx.post(f"{DETECTOR}/detect", files={"file": encode_jpeg(image)},
