@@ -23,7 +23,7 @@ import httpx
 
 from tests.processes import free_port
 
-from . import converter_bench, detector_bench, formats_bench, outbox_bench, trainer_bench
+from . import active_learning_bench, converter_bench, detector_bench, formats_bench, outbox_bench, trainer_bench
 from .common import ORG, node_env, rss_mb, stub_loop, table, wait_for
 from .models import yolov8n_like_package
 
@@ -152,6 +152,11 @@ def main() -> None:
                                  DETECTOR_SETUP, "",
                                  table(["model", "path", "concurrency", "req/s", "p50 ms", "p95 ms", "p99 ms"], rows),
                                  "", *notes, ""])
+            sections.append(section)
+            print(section, flush=True)
+            small_p50 = next(float(r[4]) for r in rows if r[0].startswith("small")
+                             and r[1].startswith("in-process (decode"))
+            section = active_learning_bench.run(small_p50)
             sections.append(section)
             print(section, flush=True)
             print("formats ...", flush=True)

@@ -17,16 +17,19 @@ from loop_shared.loop_client import LoopClient
 from loop_shared.plugins import load_plugin_class
 from loop_shared.tasks import TaskHealth
 
+from .active_learning import Rules, load_config, with_plain_limits
 from .deployment import Deployment
 from .engine import Engine
 from .errors import install_error_handlers
 from .logic import DetectorLogic
 from .metrics import DetectorMetrics
 from .outbox import Outbox
+from .quotas import QuotaBook
 from .relevance_filter import RelevanceFilter
 from .routes import control, detect, health, upload
 from .settings import DetectorSettings
 from .sio_server import create_sio
+from .upload_policy import UploadPolicy
 
 log = logging.getLogger("detector")
 MEASURED = {"/detect", "/detect/batch", "/upload"}
@@ -87,7 +90,12 @@ def create_app(settings: DetectorSettings, logic_cls: type[DetectorLogic] | None
     tasks = TaskHealth(metrics.registry, "loop_detector")
     client = LoopClient(settings)
     outbox = Outbox(settings.data_dir / "outbox", settings, client, metrics, tasks)
-    engine = Engine(settings, metrics, RelevanceFilter(settings), outbox)
+    config = with_plain_limits(load_config(settings.active_learning), settings.upload_quota_per_minute,
+                               settings.upload_quota_per_hour, settings.upload_quota_per_day)
+    policy = UploadPolicy(config, Rules(config, RelevanceFilter(settings)),
+                          QuotaBook(settings.data_dir / "outbox" / "quotas.json", max_scopes=4 * settings.max_cameras),
+                          metrics)
+    engine = Engine(settings, metrics, policy, outbox)
     deployment = Deployment(settings, client, engine, logic_cls, metrics, node_uuid(settings.data_dir, name), name,
                             tasks)
 

@@ -26,13 +26,14 @@ import numpy as np
 from loop_shared.schemas import ImageMetadata, ModelInformation
 
 from . import images
-from .errors import InputError, LogicError, NotReadyError, OutboxFullError
+from .errors import InputError, LogicError, NotReadyError, OutboxFullError, QuotaExceededError
 from .inference_pool import LifoThreadPool
 from .logic import DetectorLogic
 from .metrics import DetectorMetrics
 from .outbox import Outbox
-from .relevance_filter import RelevanceFilter
 from .settings import DetectorSettings
+from .upload_policy import UploadPolicy
+from .upload_size import shrink
 
 log = logging.getLogger("detector.engine")
 T = TypeVar("T")
@@ -83,9 +84,9 @@ def now_created() -> str:
 
 
 class Engine:
-    def __init__(self, settings: DetectorSettings, metrics: DetectorMetrics, relevance: RelevanceFilter,
+    def __init__(self, settings: DetectorSettings, metrics: DetectorMetrics, policy: UploadPolicy,
                  outbox: Outbox) -> None:
-        self.settings, self.metrics, self.relevance, self.outbox = settings, metrics, relevance, outbox
+        self.settings, self.metrics, self.policy, self.outbox = settings, metrics, policy, outbox
         self.pool = LifoThreadPool(settings.inference_workers, "inference")
         self._lock = threading.Lock()
         self._active: ActiveModel | None = None
@@ -168,7 +169,7 @@ class Engine:
                     metadata.source, metadata.created = options.source, created
                     metadata.image_size = {"width": int(array.shape[1]), "height": int(array.shape[0])}
                     metadata.model_version = model.info.version
-                    self._autoupload(image, array, metadata, options)
+                    self._autoupload(image, array, metadata, options, model.logic.conf_threshold)
                     results.append(metadata)
                 del arrays  # this chunk's pixels are freed before the next chunk is decoded
             return results
@@ -198,25 +199,37 @@ class Engine:
         return chunks
 
     def _autoupload(self, image: ImageInput, array: np.ndarray, metadata: ImageMetadata,
-                    options: DetectOptions) -> None:
+                    options: DetectOptions, conf_threshold: float) -> None:
         if options.autoupload == Autoupload.DISABLED:
             return
-        causes: list[str] = []
         if options.autoupload == Autoupload.FILTERED:
-            causes = self.relevance.causes(metadata, options.camera_id)
-            if not causes:
-                return
-            metadata.tags.extend(c for c in causes if c not in metadata.tags)
-        for cause in causes or ["all"]:
-            self.metrics.autoupload.labels(cause=cause).inc()
-        self.queue_upload(image, array, metadata, priority=False, drop_when_full=True)
+            decision = self.policy.filtered(metadata, options.camera_id, conf_threshold)
+        else:
+            decision = self.policy.unconditional(options.camera_id)
+        if decision.upload:
+            metadata.tags.extend(t for t in decision.tags if t not in metadata.tags)
+            self.queue_upload(image, array, metadata, priority=False, drop_when_full=True)
+
+    def offer_upload(self, image: ImageInput, metadata: ImageMetadata, priority: bool) -> str | None:
+        """An image a client asked to upload (`/upload`, Socket.IO `upload`): QuotaExceededError when the overall
+        quota is used up (never for priority uploads). Blocking."""
+        if not self.policy.unconditional(priority=priority).upload:
+            raise QuotaExceededError("the upload quota is used up; the image was not stored (upload_priority "
+                                     "uploads are never held back)")
+        return self.queue_upload(image, None, metadata, priority, drop_when_full=False)
 
     def queue_upload(self, image: ImageInput, array: np.ndarray | None, metadata: ImageMetadata, priority: bool,
                      drop_when_full: bool) -> str | None:
-        """Persist an image for the Loop (blocking). JPEG bytes are kept as sent; anything else becomes JPEG."""
-        if image.encoded is not None and image.encoded[:2] == b"\xff\xd8":
+        """Persist an image for the Loop (blocking). JPEG bytes are kept as sent, anything else becomes JPEG,
+        unless LOOP_UPLOAD_MAX_SIDE / LOOP_UPLOAD_JPEG_QUALITY make it smaller (detections scaled to match)."""
+        settings = self.settings
+        jpeg: bytes | None = None
+        if settings.upload_max_side is not None or settings.upload_jpeg_quality is not None:
+            rgb = array if array is not None else self._to_array(image)
+            jpeg = shrink(rgb, metadata, settings.upload_max_side, settings.upload_jpeg_quality)
+        elif image.encoded is not None and image.encoded[:2] == b"\xff\xd8":
             jpeg = image.encoded
-        else:
+        if jpeg is None:
             jpeg = images.encode_jpeg(array if array is not None else self._to_array(image))
         try:
             return self.outbox.put(jpeg, metadata.model_dump(mode="json"), priority=priority,

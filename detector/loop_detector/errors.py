@@ -38,6 +38,12 @@ class OutboxFullError(DetectorError):
     status_code = 507
 
 
+class QuotaExceededError(DetectorError):
+    """The upload quota is used up (LOOP_UPLOAD_QUOTA_* or LOOP_ACTIVE_LEARNING)."""
+
+    status_code = 429
+
+
 class LogicError(DetectorError):
     """The detector logic failed on a valid image."""
 

@@ -21,6 +21,8 @@ class DetectorMetrics:
         self.outbox_items = Gauge("loop_detector_outbox_items", "Images waiting in the outbox", ["queue"],
                                   registry=r)
         self.outbox_bytes = Gauge("loop_detector_outbox_bytes", "Bytes waiting in the outbox", registry=r)
+        self.outbox_drain = Gauge("loop_detector_outbox_drain_seconds", "How long the waiting images would take at "
+                                  "the recent delivery rate (NaN while nothing is delivered)", registry=r)
         self.uploaded = Counter("loop_detector_outbox_uploaded", "Images the Loop accepted", registry=r)
         self.upload_failures = Counter("loop_detector_outbox_upload_failures", "Failed upload requests",
                                        ["reason"], registry=r)
@@ -30,8 +32,12 @@ class DetectorMetrics:
                                    "(sent again after the restart, so the Loop may have them twice)", registry=r)
         self.quarantined = Counter("loop_detector_outbox_quarantined", "Images the Loop refused (kept on disk)",
                                    registry=r)
-        self.autoupload = Counter("loop_detector_autoupload", "Images queued by active learning", ["cause"],
-                                  registry=r)
+        self.active_learning_picks = Counter("loop_detector_active_learning_picks", "Images a rule picked and "
+                                             "sent to the outbox", ["rule"], registry=r)
+        self.active_learning_over_quota = Counter("loop_detector_active_learning_over_quota", "Images a rule "
+                                                  "picked but its own quota held back", ["rule"], registry=r)
+        self.active_learning_skips = Counter("loop_detector_active_learning_skips", "Images not sent to the Loop, "
+                                             "by reason (not_relevant, rule_quota, quota)", ["reason"], registry=r)
         self.model_info = Gauge("loop_detector_model_info", "The model being served: version, format and the "
                                 "execution provider running it", ["version", "format", "provider"], registry=r)
         self.model_swaps = Counter("loop_detector_model_swaps", "Model versions swapped in", registry=r)

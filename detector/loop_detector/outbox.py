@@ -11,6 +11,9 @@ failure, requests begin with one image and double with each success up to `LOOP_
 start): a node that crashes again and again re-sends at most one image per crash. 422 or 413: the batch is split
 in halves until the bad item is alone; that item is moved to `outbox/quarantine/` (kept, counted) and the rest
 is delivered. A disk budget (items and bytes) is enforced by dropping the oldest normal items, logged and counted.
+
+Modes: `continuous_upload`, `stopped` (nothing goes), and `metered` (only priority items go, for a metered link;
+normal items wait). `backlog()` says how much waits and, from the recent delivery rate, how long it would take.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +50,15 @@ class Outbox:
         self.client, self.metrics = client, metrics
         self.health = health or TaskHealth(metrics.registry, "loop_detector")
         self.path = f"/{settings.organization}/projects/{settings.project}/images"
+        self._mode = OutboxMode.CONTINUOUS_UPLOAD
+        self._delivered: deque[tuple[float, int]] = deque(maxlen=50)  # (when, images) of recent deliveries
         self._running = asyncio.Event()
         self._wakeup = asyncio.Event()  # new items while idle
         self._mode_changed = asyncio.Event()  # the only thing that ends a backoff early
         self._idle = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        metrics.outbox_drain.set_function(lambda: self.backlog()["drain_seconds"] or float("nan"))
 
     def depth(self) -> int:
         return self.store.depth()
@@ -64,7 +72,23 @@ class Outbox:
 
     @property
     def mode(self) -> OutboxMode:
-        return OutboxMode.CONTINUOUS_UPLOAD if self._running.is_set() else OutboxMode.STOPPED
+        return self._mode
+
+    def backlog(self) -> dict[str, Any]:
+        """What waits, how fast the Loop took images lately, and how long the wait would take at that rate (None
+        while nothing goes out, e.g. stopped, metered or the Loop away)."""
+        store = self.store
+        now = time.monotonic()
+        recent = [(t, n) for t, n in self._delivered if now - t <= 300]
+        rate = sum(n for _, n in recent) / max(1.0, now - recent[0][0]) if len(recent) > 1 else None
+        waiting = store.depth()
+        held = self._mode == OutboxMode.STOPPED or (self._mode == OutboxMode.METERED and store.queues[False])
+        task = self.health.tasks.get(TASK)
+        sending = not held and (task is None or task.consecutive_failures == 0)
+        eta = 0.0 if waiting == 0 else round(waiting / rate, 1) if rate and sending else None
+        return {"mode": self._mode.value, "priority_items": len(store.queues[True]),
+                "normal_items": len(store.queues[False]), "bytes": store.bytes,
+                "delivery_rate": round(rate, 2) if rate else None, "drain_seconds": eta}
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -73,11 +97,12 @@ class Outbox:
         self._task = spawn(TASK, self._run, self.health)
 
     async def set_mode(self, mode: OutboxMode) -> None:
-        """Switching to stopped returns once the batch in flight (if any) has been answered."""
-        if mode == OutboxMode.CONTINUOUS_UPLOAD:
-            self._running.set()
-        else:
+        """Switching to stopped or metered returns once the batch in flight (if any) has been answered."""
+        self._mode = mode
+        if mode == OutboxMode.STOPPED:
             self._running.clear()
+        else:
+            self._running.set()
         self._wakeup.set()
         self._mode_changed.set()
         if mode != OutboxMode.CONTINUOUS_UPLOAD:
@@ -93,7 +118,7 @@ class Outbox:
         while True:
             await self._running.wait()
             self._wakeup.clear()
-            batch = await asyncio.to_thread(self.store.next_batch, self.window)
+            batch = await asyncio.to_thread(self.store.next_batch, self.window, self._mode == OutboxMode.METERED)
             if not batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout=5.0)
@@ -134,6 +159,7 @@ class Outbox:
         if 200 <= status < 300:
             await asyncio.to_thread(self.store.remove, batch)
             self.metrics.uploaded.inc(len(batch))
+            self._delivered.append((time.monotonic(), len(batch)))
             log.debug("outbox delivered %d images", len(batch))
             return None
         if status in (413, 422):

@@ -179,10 +179,11 @@ class OutboxStore:
             log.warning("outbox over its budget (%d images / %d MiB); dropped oldest image %s",
                         self.max_items, self.max_bytes // 2**20, victim.id)
 
-    def next_batch(self, size: int) -> list[Item]:
+    def next_batch(self, size: int, priority_only: bool = False) -> list[Item]:
         """The next items to send (priority first, oldest first), recorded in the journal before they leave."""
         with self._lock:
-            batch = [*self.queues[True], *self.queues[False]][:size]
+            waiting = list(self.queues[True]) if priority_only else [*self.queues[True], *self.queues[False]]
+            batch = waiting[:size]
             self.in_flight = {i.id for i in batch}
         if batch:
             write_json_atomic(self.journal, [i.id for i in batch])

@@ -53,6 +53,18 @@ class DetectorSettings(NodeSettings):
     outbox_batch_size: int = Field(20, ge=1, le=500, description="Images per upload request.")
     outbox_backoff_cap: float = Field(60.0, gt=0, description="Longest wait between failed uploads (s).")
     node_version: str | None = Field(None, description="Reported to the Loop as node_version.")
+    active_learning: str | None = Field(None, description="Active-learning rules and quotas: JSON, or the path "
+                                        "of a JSON file (see the README). Default: the reference rules, unlimited.")
+    upload_quota_per_minute: int | None = Field(None, ge=0, description="At most this many images a minute go to "
+                                                "the Loop (priority uploads excepted); unset: no limit.")
+    upload_quota_per_hour: int | None = Field(None, ge=0, description="At most this many images an hour go to the "
+                                              "Loop (priority uploads excepted); unset: no limit.")
+    upload_quota_per_day: int | None = Field(None, ge=0, description="At most this many images a day go to the Loop "
+                                             "(priority uploads excepted); unset: no limit.")
+    upload_max_side: int | None = Field(None, ge=16, description="Uploads are scaled down to this longest side "
+                                        "(detections with them); unset: full size.")
+    upload_jpeg_quality: int | None = Field(None, ge=1, le=100, description="Uploads are re-encoded as JPEG at "
+                                            "this quality; unset: sent as they came (85 when scaled down).")
     model_formats: str = Field("", description="Model formats in order of preference, comma-separated (e.g. "
                                "onnx_int8,onnx): the first the Loop has for the target is served, and a better one "
                                "that appears later replaces it. Default: the logic's own format (onnx).")
@@ -63,6 +75,15 @@ class DetectorSettings(NodeSettings):
     ort_device_id: int = Field(0, ge=0, description="GPU the CUDA and TensorRT providers use.")
     trt_fp16: bool = Field(False, description="Let TensorRT build FP16 engines.")
     openvino_device: str = Field("CPU", description="OpenVINO device type (CPU, GPU, NPU, AUTO, ...).")
+
+    @field_validator("active_learning")
+    @classmethod
+    def _active_learning(cls, value: str | None) -> str | None:
+        from .active_learning import parse_config  # raises ValueError with the field that is wrong
+
+        if value:
+            parse_config(value)
+        return value
 
     @field_validator("model_formats")
     @classmethod

@@ -108,8 +108,7 @@ def create_sio(engine: Engine, deployment: Deployment, outbox: Outbox) -> socket
         metadata.created = metadata.created or now_created()
         if image.encoded is not None:  # validated as REST /upload does; JPEG bytes are queued as they are
             await engine.run(images.check_encoded, image.encoded, engine.settings.max_image_bytes, max_pixels)
-        await engine.run(engine.queue_upload, image, image.array, metadata, bool(data.get("upload_priority")),
-                         False)
+        await engine.run(engine.offer_upload, image, metadata, bool(data.get("upload_priority")))
         return {"status": "OK"}
 
     async def info(sid: str, data: Any = None) -> dict[str, Any]:

@@ -7,12 +7,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from loop_detector.active_learning import Rules, load_config
 from loop_detector.engine import ActiveModel, Autoupload, DetectOptions, Engine, ImageInput
 from loop_detector.logic import DetectorLogic
 from loop_detector.metrics import DetectorMetrics
 from loop_detector.outbox import Outbox
+from loop_detector.quotas import QuotaBook
 from loop_detector.relevance_filter import RelevanceFilter
 from loop_detector.settings import DetectorSettings
+from loop_detector.upload_policy import UploadPolicy
 from loop_shared.loop_client import LoopClient
 from loop_shared.schemas import ImageMetadata, ModelInformation
 from loop_shared.settings import load_settings
@@ -43,7 +46,9 @@ def engine_with(tmp_path: Path, **overrides: object) -> tuple[Engine, CountingLo
                              data_dir=tmp_path, **overrides)
     metrics = DetectorMetrics()
     outbox = Outbox(tmp_path / "outbox", settings, LoopClient(settings), metrics)
-    engine = Engine(settings, metrics, RelevanceFilter(settings), outbox)
+    config = load_config(None)
+    policy = UploadPolicy(config, Rules(config, RelevanceFilter(settings)), QuotaBook(tmp_path / "q.json"), metrics)
+    engine = Engine(settings, metrics, policy, outbox)
     info = ModelInformation(id="m", organization="o", project="p", version="1.0", categories=[])
     logic = CountingLogic(info, tmp_path, settings)
     logic.load()

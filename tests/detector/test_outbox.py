@@ -258,3 +258,24 @@ async def test_the_outbox_task_survives_any_exception(tmp_path: Path) -> None:
     assert metric(metrics, "loop_detector_task_failures_total", task="outbox", kind="crash") == 1
     assert metric(metrics, "loop_detector_task_failures_total", task="outbox", kind="error") == 1
     assert loop.requests[0] == [wire(ids[0])] and outbox.health.failing() == {}
+
+
+async def test_metered_mode_sends_priority_images_only_and_the_backlog_says_what_waits(tmp_path: Path) -> None:
+    from loop_shared.schemas import OutboxMode
+    loop = FakeLoop()
+    outbox, metrics = make_outbox(tmp_path, loop)
+    outbox.start()
+    await outbox.set_mode(OutboxMode.METERED)
+    normal = [outbox.put(JPEG, {}) for _ in range(3)]
+    urgent = [outbox.put(JPEG, {}, priority=True) for _ in range(2)]
+    await wait_for(lambda: outbox.backlog()["priority_items"] == 0)
+    await asyncio.sleep(0.3)
+    assert sorted(loop.received) == sorted(map(wire, urgent))
+    backlog = outbox.backlog()
+    assert (backlog["mode"], backlog["normal_items"], backlog["drain_seconds"]) == ("metered", 3, None)
+    assert "loop_detector_outbox_drain_seconds NaN" in metrics.render().decode()
+    await outbox.set_mode(OutboxMode.CONTINUOUS_UPLOAD)
+    await wait_for(lambda: outbox.depth() == 0)
+    await outbox.close()
+    assert sorted(loop.received) == sorted(map(wire, urgent + normal))
+    assert outbox.backlog()["drain_seconds"] == 0.0 and outbox.backlog()["delivery_rate"] is not None

@@ -100,7 +100,7 @@ def test_killed_trainer_resumes_the_same_training(
 
 def test_stop_uploads_the_best_model_and_abort_discards_it(
         stub: Service, loop: httpx.Client, trainer_setup: tuple[Service, Path]) -> None:
-    _, data_dir = trainer_setup
+    trainer, data_dir = trainer_setup
     start_training(loop, hyperparameters={**FAST, "epochs": 200})
     wait_until(lambda: training(loop).get("metrics"), 180, "first metrics")
     assert loop.post(f"/{ORG}/projects/{PROJECT}/trainings/1/stop").status_code == 200
@@ -110,7 +110,12 @@ def test_stop_uploads_the_best_model_and_abort_discards_it(
 
     start_training(loop, hyperparameters={**FAST, "epochs": 200})
     wait_until(lambda: training(loop, 2)["state"] == "running", 120, "the second training running")
+    wait_until(lambda: list((data_dir / "training").glob("*/checkpoint.npz")), 120, "a checkpoint on disk")
+    assert children(data_dir) != []
     assert loop.post(f"/{ORG}/projects/{PROJECT}/trainings/2/abort").status_code == 200
-    assert training(loop, 2)["state"] == "aborted" and training(loop, 2)["model_id"] is None
+    # what the node did: its child process is gone, the training's files are discarded, it is idle again
     wait_until(lambda: children(data_dir) == [], 20, "the child process gone")
+    status = httpx.get(f"{trainer.url}/status").json()
+    assert status["state"] == "idle" and status["training"] is None
+    assert list((data_dir / "training").iterdir()) == []  # checkpoint, logs and record discarded
     assert len(loop.get(f"/{ORG}/projects/{PROJECT}/models").json()["models"]) == 1

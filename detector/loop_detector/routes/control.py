@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse
@@ -85,9 +85,17 @@ def get_outbox_mode(outbox: OutboxDep) -> str:
     return outbox.mode.value
 
 
+@router.get("/outbox")
+def get_outbox(outbox: OutboxDep) -> dict[str, Any]:
+    """The backlog: images waiting (priority, normal), bytes, the recent delivery rate (images/s) and the seconds
+    it would take to deliver what waits at that rate (null while nothing goes out)."""
+    return outbox.backlog()
+
+
 @router.put("/outbox_mode", openapi_extra=TEXT_BODY)
 async def put_outbox_mode(request: Request, outbox: OutboxDep) -> str:
-    """Body: `continuous_upload` or `stopped` (returns once the upload in flight has been answered)."""
+    """Body: `continuous_upload`, `stopped`, or `metered` (only priority uploads go, e.g. on a metered link);
+    returns once the upload in flight has been answered."""
     await outbox.set_mode(parse_mode(OutboxMode, await text_body(request), "Could not set outbox mode: "))
     return "OK"
 

@@ -20,7 +20,8 @@ async def upload(request: Request, engine: EngineDep, source: str | None = None,
     """Queue images (repeated field `files`) for the Loop, tagged `picked_by_system`; answers `[200, "OK"]`.
 
     Query parameters as in the reference: `source`, `creation_date`, `upload_priority`. Every image is
-    validated first; if one is not an image, nothing is queued.
+    validated first; if one is not an image, nothing is queued. When the upload quota is used up, 429 (and the
+    images from there on are not stored); priority uploads are never held back.
     """
     settings = engine.settings
     files = await read_files(request, "files", 1000, settings.max_image_bytes, settings.max_request_bytes)
@@ -28,5 +29,5 @@ async def upload(request: Request, engine: EngineDep, source: str | None = None,
         await engine.run(images.check_encoded, data, settings.max_image_bytes, settings.max_image_pixels)
     for data in files:
         metadata = ImageMetadata(tags=["picked_by_system"], source=source, created=creation_date or now_created())
-        await engine.run(engine.queue_upload, ImageInput(encoded=data), None, metadata, upload_priority, False)
+        await engine.run(engine.offer_upload, ImageInput(encoded=data), metadata, upload_priority)
     return [200, "OK"]

@@ -25,6 +25,7 @@ class OperationMode(StrEnum):
 class OutboxMode(StrEnum):
     CONTINUOUS_UPLOAD = "continuous_upload"
     STOPPED = "stopped"
+    METERED = "metered"  # beyond the reference: only priority uploads go (a metered link)
 
 
 class DetectorStatus(BaseModel):
