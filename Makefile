@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SERVICES := shared stub_loop detector trainer converter
 PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
-.PHONY: install test lint run bench chaos e2e images base-image wheels up down clean help compat lock
+.PHONY: install test browser-deps demo-model lint run bench chaos e2e images base-image wheels up down clean help compat lock
 
 help:
 	@echo "make install   create .venv with every service, the stub Loop and the dev tools"
@@ -20,6 +20,7 @@ help:
 	@echo "make e2e       build the images, run the compose stack, play the whole loop, tear down"
 	@echo "make images    build the node, stub and example images (BASE_IMAGE=$(BASE_IMAGE))"
 	@echo "make compat    the reference client learning_loop_node 0.27 against the stub Loop"
+	@echo "make demo-model  train the demo project's first model again (stub_loop/stub_loop/demo_model/)"
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +30,17 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
 
 install: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(BIN)/pytest
+
+# the page tests (tests/pages/) drive a real headless Chromium; apt installs it where missing and possible
+browser-deps:
+	@bash scripts/browser_deps.sh
+
+# the demo project's first model, committed in stub_loop/stub_loop/demo_model/: the reference trainer on generated
+# images of the demo's categories, checked on the demo image (a few minutes of CPU; see scripts/demo_model.py)
+demo-model: $(STAMP)
+	$(BIN)/python scripts/demo_model.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
