@@ -1,10 +1,11 @@
 """What every node serves to people: its page at `/`, shared static files, and `/docs` that work offline.
 
-Nodes run on robots and factory PCs without internet, so nothing here loads from a CDN: Swagger UI and ReDoc
-come from the `fastapi-offline` package, the shared stylesheet and scripts from `loop_shared/static/`, and each
+Nodes run on robots and factory PCs without internet, so nothing here loads from a CDN: Swagger UI comes from
+the `fastapi-offline` package, the shared stylesheet and scripts from `loop_shared/static/`, and each
 node's page and script from its own `static/` folder. A page is a small static HTML file whose script reads the
 node's JSON routes; there is no build step. URLs: `/static/shared/...` (this package's files),
-`/static/docs/...` (Swagger UI and ReDoc), `/static/...` (the node's own).
+`/static/docs/...` (Swagger UI), `/static/...` (the node's own). There is no `/redoc`: ReDoc loads its logo from
+its CDN whatever it is told.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -26,9 +27,9 @@ DOCS_ASSETS_DIR = Path(fastapi_offline.__file__).with_name("static")
 
 def install_pages(app: FastAPI, static_dir: Path) -> None:
     """Serve the node's `static_dir/index.html` at `/` and its files under `/static`, the shared stylesheet and
-    script under `/static/shared`, and Swagger UI at `/docs` and ReDoc at `/redoc` from local assets.
+    script under `/static/shared`, and Swagger UI at `/docs` from local assets.
 
-    Create the app with `docs_url=None, redoc_url=None`; this installs both routes instead.
+    Create the app with `docs_url=None, redoc_url=None`; this installs `/docs` instead.
     """
     index = static_dir / "index.html"
     # the more specific mounts first: a mount matches every path below it
@@ -54,9 +55,3 @@ def install_pages(app: FastAPI, static_dir: Path) -> None:
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     def oauth2_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
-
-    @app.get("/redoc", include_in_schema=False)
-    def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{title} - ReDoc",
-                              redoc_js_url=f"{DOCS_ASSETS_URL}/redoc.standalone.js",
-                              redoc_favicon_url=f"{SHARED_URL}/favicon.svg", with_google_fonts=False)

@@ -1,4 +1,4 @@
-"""Every node's `/docs`, `/redoc` and page are served from the node itself: nothing is loaded from elsewhere."""
+"""Every node's `/docs` and page are served from the node itself: nothing is loaded from elsewhere."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def test_docs_and_the_page_reference_only_the_node_itself(static_dir: Path) -> N
     app = FastAPI(title="node", docs_url=None, redoc_url=None)
     install_pages(app, static_dir)
     client = TestClient(app)
-    for path in ("/docs", "/redoc", "/"):
+    for path in ("/docs", "/"):
         page = client.get(path)
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         references = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)

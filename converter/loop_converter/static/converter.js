@@ -29,8 +29,8 @@
     const items = conversions.conversions;
     const converted = items.filter((c) => c.status === "converted");
     fill("totals", el("div", { class: "figures" }, figure("converted since start", status.converted),
-      figure("skipped (another was faster)", status.skipped), figure("models converted", converted.length),
-      figure("waiting for a retry", Object.keys(status.failures).length)));
+      figure("skipped: another was faster", status.skipped), figure("models in target format", converted.length),
+      figure("failed, to retry", Object.keys(status.failures).length)));
     const failures = Object.entries(status.failures).map(([key, f]) => {
       const [organization, project, model_id, target] = key.split("/");
       return { organization, project, model_id, target, ...f };

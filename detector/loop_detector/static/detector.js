@@ -54,6 +54,7 @@
       $("summary").textContent = "";
     }
     draw();
+    Loop.get("/status").then(showStatus, () => {});  // the request counts now include this one
   }
 
   async function open(file) {

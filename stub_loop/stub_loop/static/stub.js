@@ -74,6 +74,8 @@
       figure("trainings", detail.trainings.length));
   }
 
+  const compact = (v) => (typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(3))
+    : v && typeof v === "object" ? Object.entries(v).map(([k, x]) => `${k} ${compact(x)}`).join(", ") : String(v));
   const versionOf = (modelId) => (detail.models.find((m) => m.id === modelId) || {}).version;
   const bestFigure = (m) => Object.values(m.figures).map((f) => f.map50 ?? (f.metrics || {}).map50).find((v) => v !== undefined);
 
@@ -82,6 +84,8 @@
       { label: "version", value: (m) => el("b", {}, m.version) },
       { label: "formats", value: (m) => m.formats.map((f) => badge(f, "busy")) },
       { label: "mAP@0.5", num: true, value: (m) => num(bestFigure(m)) },
+      { label: "conversion", value: (m) => Object.entries(m.figures).filter(([, f]) => f.conversion).map(([fmt, f]) =>
+        el("div", { class: "small" }, el("b", {}, `${fmt}: `), compact(f.conversion))) },
       { label: "from", value: (m) => m.comment },
       { label: "created", value: (m) => when(m.created) },
       { label: "", value: (m) => (m.version === detail.deployed ? badge("deployed", "ok")
