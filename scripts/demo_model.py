@@ -4,7 +4,8 @@ Generates images of the demo project's categories with the stub's generator (ano
 itself, so the demo images stay unseen), trains the reference trainer on them in the very child process the
 trainer node runs (`python -m loop_trainer.child ... train job.json`), packs model.onnx and model.json, and checks
 the result the way the README's first curl does: the detector's default logic on the demo image must find every
-annotated object (right category, IoU >= 0.5; points within a few pixels). Exits non-zero if it does not.
+annotated object (right category, IoU >= 0.5; points within a few pixels). Exits with 1 if it does not (the
+model in --out stays as it was), with 2 if the training failed.
 
 The result is committed (see the README for why): a better reference trainer makes a better demo model by
 running this again.
@@ -71,7 +72,8 @@ def train(work: Path, categories: list[dict[str, Any]], items: list[dict[str, An
         code = subprocess.call([sys.executable, "-m", "loop_trainer.child", LOGIC, "train", str(tdir / "job.json")],
                                stdout=log, stderr=subprocess.STDOUT)
     if code != 0:
-        sys.exit(f"training failed (exit {code}); see {tdir / 'training.log'}")
+        print(f"training failed (exit {code}); see {tdir / 'training.log'}", file=sys.stderr)
+        raise SystemExit(2)
     files, metadata = ReferenceTrainerLogic().model_files(job)
     return files["onnx"][0], metadata
 
@@ -113,8 +115,9 @@ def main() -> int:
     parser.add_argument("--resolution", type=int, default=320)
     parser.add_argument("--seed", type=int, default=1001, help="generator seed (the demo project uses 1)")
     parser.add_argument("--out", type=Path, default=DEMO_MODEL_DIR)
+    parser.add_argument("--work", type=Path, default=ROOT / "build" / "demo-model", help="scratch folder")
     args = parser.parse_args()
-    work = ROOT / "build" / "demo-model"
+    work = args.work
     shutil.rmtree(work, ignore_errors=True)
     started = time.monotonic()
     categories, items = generate(work, args.images, args.seed)

@@ -31,6 +31,7 @@ def _label(canvas: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int
     font, thickness = cv2.FONT_HERSHEY_SIMPLEX, max(1, round(scale * 1.5))
     (w, h), base = cv2.getTextSize(text, font, 0.45 * scale, thickness)
     top = y - h - base - 4 if y - h - base - 4 >= 0 else y
+    x = max(0, min(x, canvas.shape[1] - w - 6))  # inside the picture
     cv2.rectangle(canvas, (x, top), (x + w + 6, top + h + base + 4), colour, -1)
     cv2.putText(canvas, text, (x + 3, top + h + 2), font, 0.45 * scale, (255, 255, 255), thickness, cv2.LINE_AA)
 

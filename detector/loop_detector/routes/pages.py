@@ -52,8 +52,13 @@ def request_figures(registry: CollectorRegistry) -> dict[str, dict[str, Any]]:
     return routes
 
 
-def _counter(registry: CollectorRegistry, name: str) -> float:
-    return sum(s.value for f in registry.collect() for s in f.samples if s.name == name)
+def _totals(registry: CollectorRegistry) -> dict[str, float]:
+    """Each sample name's value summed over its labels."""
+    totals: dict[str, float] = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
 
 
 @router.get("/status")
@@ -62,6 +67,7 @@ def status(deployment: DeploymentDep, outbox: OutboxDep, metrics: MetricsDep, he
     (depth, upload state, last error) and request counts and latency per route (what the page at `/` shows)."""
     info = deployment.model_info()
     registry = metrics.registry
+    totals = _totals(registry)
     outbox_task = health.tasks.get(OUTBOX_TASK)
     return {
         "model": info.model_dump(mode="json") if info else None,
@@ -72,11 +78,11 @@ def status(deployment: DeploymentDep, outbox: OutboxDep, metrics: MetricsDep, he
         "operation_mode": deployment.operation_mode.value,
         "errors": dict(deployment.errors),
         "outbox": {"mode": outbox.mode.value, "depth": outbox.depth(),
-                   "bytes": int(_counter(registry, "loop_detector_outbox_bytes")),
-                   "uploaded": int(_counter(registry, "loop_detector_outbox_uploaded_total")),
-                   "failed_requests": int(_counter(registry, "loop_detector_outbox_upload_failures_total")),
-                   "dropped": int(_counter(registry, "loop_detector_outbox_dropped_total")),
-                   "quarantined": int(_counter(registry, "loop_detector_outbox_quarantined_total")),
+                   "bytes": int(totals.get("loop_detector_outbox_bytes", 0)),
+                   "uploaded": int(totals.get("loop_detector_outbox_uploaded_total", 0)),
+                   "failed_requests": int(totals.get("loop_detector_outbox_upload_failures_total", 0)),
+                   "dropped": int(totals.get("loop_detector_outbox_dropped_total", 0)),
+                   "quarantined": int(totals.get("loop_detector_outbox_quarantined_total", 0)),
                    "last_error": outbox_task.last_error if outbox_task and outbox_task.consecutive_failures else None,
                    "last_success": outbox_task.last_success if outbox_task else None},
         "requests": request_figures(registry),

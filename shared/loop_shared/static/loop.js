@@ -41,7 +41,7 @@ const Loop = (() => {
 
   function fill(id, ...children) {
     const node = typeof id === "string" ? document.getElementById(id) : id;
-    node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
+    node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
     return node;
   }
 
@@ -164,8 +164,9 @@ const Loop = (() => {
       ctx.font = "600 12px system-ui, sans-serif";
       const w = ctx.measureText(text).width + 8;
       const top = y - 17 < 0 ? y + 1 : y - 17;
-      ctx.fillStyle = colour; ctx.fillRect(x, top, w, 17);
-      ctx.fillStyle = "#fff"; ctx.fillText(text, x + 4, top + 13);
+      const left = Math.max(0, Math.min(x, ctx.canvas.width - w));  // inside the picture
+      ctx.fillStyle = colour; ctx.fillRect(left, top, w, 17);
+      ctx.fillStyle = "#fff"; ctx.fillText(text, left + 4, top + 13);
     };
     ctx.lineWidth = 2.5;
     ctx.setLineDash(o.dashed ? [6, 4] : []);

@@ -142,8 +142,9 @@
       active && el("div", { class: "row", style: "margin-top:8px" },
         el("button", { onclick: () => control(t.number, "stop") }, "Stop (keep the best model)"),
         el("button", { onclick: () => control(t.number, "abort") }, "Abort")),
-      el("div", { class: "grid" }, el("div", {}, el("h3", {}, "progress of each step"), el("div", { id: "progress-chart", class: "chart" })),
-        el("div", {}, el("h3", {}, "best model so far, by epoch"), el("div", { id: "metrics-chart", class: "chart" }))),
+      el("h3", {}, "progress of each step, over time"), el("div", { id: "progress-chart", class: "chart" }),
+      el("h3", {}, "the best model so far (precision and recall over all categories), by epoch"),
+      el("div", { id: "metrics-chart", class: "chart" }),
       latest && el("h3", {}, `confusion of the best model (epoch ${t.metrics.best_epoch ?? "?"})`),
       latest && table([{ label: "category", value: (r) => name(r[0]) }, { label: "tp", num: true, value: (r) => r[1].tp },
         { label: "fp", num: true, value: (r) => r[1].fp }, { label: "fn", num: true, value: (r) => r[1].fn },
@@ -151,10 +152,10 @@
         { label: "recall", num: true, value: (r) => pct(ratio(r[1].tp, r[1].fn)) }], Object.entries(latest)));
     chart(box.querySelector("#progress-chart"), [{ name: "progress", colour: "#3559e0",
       points: timeline.filter((p) => p.progress !== null && p.progress !== undefined).map((p) => [Math.round(p.t - start), p.progress]) }],
-    { xLabel: "seconds", yMax: 1, empty: "no progress reported" });
+    { xLabel: "seconds", yMax: 1, height: 180, empty: "no progress reported" });
     chart(box.querySelector("#metrics-chart"), ["precision", "recall"].map((key, i) => ({ name: key, colour: ["#1b8a4b", "#e6194b"][i],
       points: history.map((m) => { const s = totals(m.confusion_matrix); return [m.best_epoch, key === "precision" ? ratio(s.tp, s.fp) : ratio(s.tp, s.fn)]; }) })),
-    { xLabel: "epoch", yMax: 1, empty: "no metrics yet" });
+    { xLabel: "epoch", yMax: 1, height: 180, empty: "no metrics yet" });
   }
 
   async function act(target, action) {
