@@ -77,7 +77,7 @@ images: base-image wheels
 
 up: images
 	$(COMPOSE) up -d
-	@echo "stub Loop http://localhost:8000  detector http://localhost:8004  (make down to stop)"
+	@echo "pages: stub Loop http://localhost:8000  detector :8004  trainer :8005  converter :8006  (make down to stop)"
 
 down:
 	$(COMPOSE) down

@@ -58,6 +58,20 @@ def test_the_page_lists_a_generated_projects_images(stub: Service, loop: httpx.C
     assert "409" in message and "no idle trainer" in message
     assert [e for e in console_errors(browser) if "409" not in e] == []
 
+    # a project generated from the page is shown with its images
+    form = browser.find_element(By.ID, "generate")
+    for name, value in (("project_name", "made-here"), ("complete", "3"), ("inbox", "1")):
+        field = form.find_element(By.NAME, name)
+        field.clear()
+        field.send_keys(value)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(browser, lambda b: "made-here" in b.find_element(By.ID, "title").text, "the generated project shown")
+    browser.find_element(By.CSS_SELECTOR, "#tabs [data-tab='images']").click()
+    browser.execute_script("const s = document.getElementById('state'); s.value = '';"
+                           "s.dispatchEvent(new Event('change'));")  # the inbox filter chosen above stays
+    wait_for(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#images .thumb")) == 4, "its four images")
+    assert len(loop.get(f"/{ORG}/projects/made-here/data").json()["image_ids"]) == 4
+
     metrics = httpx.get(f"{stub.url}/metrics").text
     assert sample(metrics, "loop_stub_images", project=PROJECT, state="complete") == 14
     assert sample(metrics, "loop_stub_images", project=PROJECT, state="inbox") == 4

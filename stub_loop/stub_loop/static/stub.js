@@ -50,12 +50,13 @@
         el("span", { title: "annotated objects · detections" }, `${annotated} ann. · ${detected} det.`)));
   }
 
+  let generation = 0;  // a newer listing (other project or state) makes the answers of older ones stale
   async function loadImages(reset) {
     if (!current) return;
-    if (reset) { offset = 0; fill("images"); }
-    const state = $("state").value;
+    if (reset) { offset = 0; generation++; fill("images"); }
+    const mine = generation, state = $("state").value;
     const page = await Loop.get(ui(`/images?offset=${offset}&limit=${PAGE}${state ? `&state=${state}` : ""}`));
-    if (!detail) return;
+    if (!detail || mine !== generation) return;
     $("images").append(...page.images.map(thumb));
     offset += page.images.length;
     $("image-count").textContent = `${offset} of ${page.total} images`;
