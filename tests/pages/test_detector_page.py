@@ -36,6 +36,13 @@ def test_the_page_draws_the_boxes_of_the_demo_image(demo_stub: Service, demo_det
     assert sorted(names) == sorted(o["category_name"] for o in objects)
     canvas = browser.find_element(By.ID, "canvas")
     assert int(canvas.get_attribute("data-drawn")) == len(objects)
+
+    def answered(b: WebDriver) -> int:  # the /detect row of the request table: answers with 2xx
+        rows = [r.find_elements(By.TAG_NAME, "td") for r in b.find_elements(By.CSS_SELECTOR, "#requests tr")]
+        return sum(int(cells[1].text) for cells in rows if cells and cells[0].text == "/detect")
+
+    wait_for(browser, answered, "the page's own request among the request counts")
+    assert "continuous upload" in browser.find_element(By.ID, "outbox").text
     screenshot(browser, output_dir / "detector-page.png")
 
     # the left edge of each box is drawn in its category's colour, at the scale the canvas shows the image
