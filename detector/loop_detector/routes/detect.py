@@ -5,7 +5,8 @@ FastAPI's middleware stack, routing and endpoint machinery (they cost more than 
 with a small model). Per request the event loop only reads the headers and the body and splits the multipart body
 with byte operations; decoding, inference and JSON encoding happen together in one inference thread. Errors are
 mapped by `errors.answer`, the same mapping the FastAPI routes use. FastAPI still describes both routes in
-`/docs` and `/openapi.json` (see `OPENAPI_PATHS`).
+`/docs` and `/openapi.json` (see `OPENAPI_PATHS`). `POST /detect?draw=true` answers the image with its detections
+drawn (JPEG, see drawing.py) instead of JSON; the image is decoded once for both.
 """
 
 from __future__ import annotations
