@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from loop_shared.schemas import TrainerState
 
 from .lifecycle import Lifecycle
+from .record import TrainingRecord
 
 P = "loop_trainer"
 
@@ -66,7 +67,7 @@ class TrainerCollector(Collector):
         yield figures
         yield from self._totals(history.totals, record)
 
-    def _totals(self, totals: dict[str, float], record: Any) -> Iterator[Any]:
+    def _totals(self, totals: dict[str, float], record: TrainingRecord | None) -> Iterator[Any]:
         trainings = CounterMetricFamily(f"{P}_trainings", "Finished trainings by result", labels=["result"])
         for result in ("done", "failed", "aborted"):
             trainings.add_metric([result], totals[result])
