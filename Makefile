@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 SERVICES := shared stub_loop detector trainer converter
 PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
-.PHONY: install test lint run bench chaos e2e images base-image wheels wheels-gpu image-gpu e2e-gpu up down clean help compat lock
+.PHONY: install test browser-deps demo-model lint run bench chaos e2e images base-image wheels wheels-gpu image-gpu \
+	e2e-gpu up down clean help compat lock
 
 help:
 	@echo "make install   create .venv with every service, the stub Loop and the dev tools"
@@ -21,6 +22,7 @@ help:
 	@echo "make images    build the node, stub and example images (BASE_IMAGE=$(BASE_IMAGE))"
 	@echo "make image-gpu build the detector for NVIDIA GPUs (onnxruntime-gpu, CUDA and cuDNN wheels, 1.5 GB)"
 	@echo "make compat    the reference client learning_loop_node 0.27 against the stub Loop"
+	@echo "make demo-model  train the demo project's first model again (stub_loop/stub_loop/demo_model/)"
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +32,17 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
 
 install: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(BIN)/pytest
+
+# the page tests (tests/pages/) drive a real headless Chromium; apt installs it where missing and possible
+browser-deps:
+	@bash scripts/browser_deps.sh
+
+# the demo project's first model, committed in stub_loop/stub_loop/demo_model/: the reference trainer on generated
+# images of the demo's categories, checked on the demo image (a few minutes of CPU; see scripts/demo_model.py)
+demo-model: $(STAMP)
+	$(BIN)/python scripts/demo_model.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -77,7 +88,7 @@ e2e-gpu: image-gpu
 
 up: images
 	$(COMPOSE) up -d
-	@echo "stub Loop http://localhost:8000  detector http://localhost:8004  (make down to stop)"
+	@echo "pages: stub Loop http://localhost:8000  detector :8004  trainer :8005  converter :8006  (make down to stop)"
 
 down:
 	$(COMPOSE) down

@@ -22,4 +22,5 @@ for node in ${NODES:-detector:8004 trainer:8005 converter:8006}; do
   fi
 done
 echo "stub Loop on http://localhost:$STUB_PORT (demo project $LOOP_ORGANIZATION/$LOOP_PROJECT); Ctrl-C stops everything"
+echo "pages: http://localhost:$STUB_PORT (stub Loop), :8004 (detector), :8005 (trainer), :8006 (converter); API docs at /docs"
 wait -n "${pids[@]}"

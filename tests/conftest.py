@@ -55,3 +55,20 @@ def start_node(tmp_path: Path) -> Iterator[Callable[..., Service]]:
     yield start
     for service in started:
         service.stop()
+
+
+@pytest.fixture
+def demo_stub(stub_env: dict[str, str], tmp_path: Path) -> Iterator[Service]:
+    """The stub Loop with the demo project seeded (images and the committed demo model, deployed)."""
+    env = {**stub_env, "LOOP_STUB_DEMO": "true", "LOOP_ORGANIZATION": ORG, "LOOP_PROJECT": "demo"}
+    service = Service("loop-stub", env, tmp_path / "stub.log", "/api/status").start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def demo_detector(demo_stub: Service, start_node: Callable[..., Service], tmp_path: Path) -> Service:
+    """A detector following the demo project, serving its model."""
+    detector = start_node("loop-detector", node_env(demo_stub, tmp_path / "detector", "demo", LOOP_POLL_INTERVAL="0.5"))
+    detector.wait_ready(path="/ready")
+    return detector

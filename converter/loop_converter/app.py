@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -12,10 +13,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, generate_latest
 
 from loop_shared.loop_client import LoopClient
+from loop_shared.pages import install_pages
 from loop_shared.plugins import load_plugin_class
 from loop_shared.tasks import TaskHealth
 
+from . import pages
 from .logic import ConverterLogic
+from .metrics import ConverterMetrics
 from .settings import ConverterSettings
 from .worker import Worker
 
@@ -35,7 +39,7 @@ def create_app(settings: ConverterSettings, logic: ConverterLogic | None = None)
     client = LoopClient(settings)
     registry = CollectorRegistry()
     tasks = TaskHealth(registry, "loop_converter")
-    worker = Worker(settings, client, logic, tasks)
+    worker = Worker(settings, client, logic, tasks, ConverterMetrics(registry))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -46,9 +50,11 @@ def create_app(settings: ConverterSettings, logic: ConverterLogic | None = None)
         await worker.stop()
         await client.close()
 
-    app = FastAPI(title="Learning Loop converter", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="Learning Loop converter", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description=f"Converts models from {logic.source_format} to {logic.target_format}.")
     app.state.worker = worker
+    app.include_router(pages.router)
+    install_pages(app, Path(__file__).with_name("static"))
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -65,7 +71,8 @@ def create_app(settings: ConverterSettings, logic: ConverterLogic | None = None)
 
     @app.get("/metrics")
     def metrics() -> Response:
-        """Prometheus metrics: the health of the background tasks."""
+        """Prometheus metrics: conversions by result, their duration, the backlog, models waiting for a retry,
+        and the health of the background tasks."""
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     @app.get("/status")

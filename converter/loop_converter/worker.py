@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from loop_shared.errors import LoopError
 from loop_shared.loop_client import LoopClient
 from loop_shared.model_package import MODEL_JSON, extract_package, read_model_json
@@ -27,6 +29,7 @@ from loop_shared.names import is_safe_name
 from loop_shared.tasks import TaskHealth, one_line, spawn
 
 from .logic import ConverterLogic
+from .metrics import ConverterMetrics
 from .partition import Partition, owner, replica_number
 from .project_images import project_images
 from .records import Records
@@ -46,11 +49,13 @@ class ConversionError(Exception):
 
 class Worker:
     def __init__(self, settings: ConverterSettings, client: LoopClient, logic: ConverterLogic,
-                 health: TaskHealth) -> None:
+                 health: TaskHealth, metrics: ConverterMetrics | None = None) -> None:
         self.settings, self.client, self.logic, self.health = settings, client, logic, health
         self.partition = Partition(replica_number(settings.replica_index), settings.replicas,
                                    settings.takeover_after)
         self.records = Records(settings.data_dir / "conversions.json", settings.retry_base, settings.retry_cap)
+        self.metrics = metrics or ConverterMetrics(CollectorRegistry())
+        self.metrics.watch(self.records)
         self.tmp_root = settings.data_dir / "tmp"
         shutil.rmtree(self.tmp_root, ignore_errors=True)  # leftovers of a crash
         self.tmp_root.mkdir(parents=True, exist_ok=True)
@@ -106,7 +111,7 @@ class Worker:
 
     async def scan(self) -> int:
         """One pass over every visible project; returns how many models were converted."""
-        done = 0
+        done = backlog = 0
         source, target = self.logic.source_format, self.logic.target_format
         for org, project in await self.projects():
             data = await self.client.get_json(f"/{org}/projects/{project}/models")
@@ -119,25 +124,33 @@ class Worker:
                 if source not in formats or target in formats:
                     self.partition.forget(key)
                     continue
+                backlog += 1
                 if not self.records.due(key) or not self.partition.mine(key):
                     continue
                 if self.partition.taken_over(key):
                     log.warning("taking over model %s of %s/%s from replica %d, which left it unconverted for %.0f s",
                                 model.get("version"), org, project, owner(key, self.partition.replicas),
                                 self.partition.takeover_after)
+                started = time.perf_counter()
                 try:
                     uploaded = await self.convert(org, project, model)
                 except ConversionError as e:
+                    self.metrics.conversions.labels(result="failed").inc()
                     delay = self.records.failed(key, str(model.get("version", "?")), str(e), e.figures)
                     log.error("model %s (%s/%s) failed to convert to %s: %s; next try in %.0f s",
                               model.get("version"), org, project, target, e, delay)
                     continue
                 self.records.converted(key, str(model.get("version", "?")), self.last_figures)
                 self.partition.forget(key)
+                self.metrics.conversions.labels(result="converted" if uploaded else "skipped").inc()
+                self.metrics.seconds.observe(time.perf_counter() - started)
+                backlog -= 1
                 if uploaded:
                     self.converted_count += 1
                     done += 1
         self.last_scan = time.time()
+        self.metrics.backlog.set(backlog)
+        self.metrics.last_scan.set(self.last_scan)
         return done
 
     async def convert(self, org: str, project: str, model: dict[str, Any]) -> bool:

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import socketio
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loop_shared.identity import node_uuid
 from loop_shared.loop_client import LoopClient
+from loop_shared.pages import install_pages
 from loop_shared.plugins import load_plugin_class
 from loop_shared.tasks import TaskHealth
 
@@ -26,7 +28,7 @@ from .metrics import DetectorMetrics
 from .outbox import Outbox
 from .quotas import QuotaBook
 from .relevance_filter import RelevanceFilter
-from .routes import control, detect, health, upload
+from .routes import control, detect, health, pages, upload
 from .settings import DetectorSettings
 from .sio_server import create_sio
 from .upload_policy import UploadPolicy
@@ -111,13 +113,14 @@ def create_app(settings: DetectorSettings, logic_cls: type[DetectorLogic] | None
         engine.close()
         await client.close()
 
-    app = FastAPI(title="Learning Loop detector", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="Learning Loop detector", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Inference over REST and Socket.IO; a drop-in for the reference detector node.")
     app.state.settings, app.state.engine, app.state.deployment = settings, engine, deployment
     app.state.outbox, app.state.metrics, app.state.health = outbox, metrics, tasks
     install_error_handlers(app)
-    for module in (upload, control, health):
+    for module in (upload, control, health, pages):
         app.include_router(module.router)
+    install_pages(app, Path(__file__).with_name("static"))
     document_paths(app, detect.OPENAPI_PATHS)
     sio = create_sio(engine, deployment, outbox)
     # outermost first: request metrics, the inference hot path, Socket.IO, then FastAPI for everything else

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from .demo import seed_demo
 from .errors import install_error_handlers
-from .routes import models, projects, session, trainings
+from .routes import models, pages, projects, session, trainings
 from .settings import StubSettings
 from .store import Store
 from .trainer_hub import TrainerHub
@@ -35,11 +35,12 @@ def create_app(settings: StubSettings) -> Any:
         yield
         store.close()
 
-    app = FastAPI(title="Learning Loop stub", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="Learning Loop stub", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="A test double of the Learning Loop's node-facing API. Not the Learning Loop.")
     app.state.settings, app.state.store, app.state.hub = settings, store, hub
     install_error_handlers(app)
     for module in (session, projects, models, trainings):
         app.include_router(module.router, prefix="/api")
     app.include_router(models.upload_router, prefix="/api")
+    pages.install(app, store, hub)  # the page at /, /docs offline, /metrics, /demo.jpg
     return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="/ws/socket.io")

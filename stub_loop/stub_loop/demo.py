@@ -1,37 +1,91 @@
 """The demo project `LOOP_ORGANIZATION`/`LOOP_PROJECT` (default zauberzeug/demo), seeded when missing.
 
-It holds generated images and a first model, deployed: the colour-grid ONNX detector (see grid_model.py), so a
-detector following the demo project answers with detections right away. Trainers then produce real models.
+It holds generated images of three categories (red circle, blue square, purple point) and a first model,
+deployed: the reference trainer's model trained on generated images of those very categories (not the images of
+the project, which it has never seen), shipped in `demo_model/` and made by `make demo-model`
+(scripts/demo_model.py). A detector following the demo project therefore finds the objects of a demo image right
+away (`GET /demo.jpg`); trainers then produce further models.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import tempfile
+import zipfile
 from pathlib import Path
+from typing import Any
 
 from .generator import GeneratorRequest
-from .grid_model import grid_package
 from .packages import store_model_format
 from .project_factory import generate_project
 from .settings import StubSettings
 from .store import Store
 
 log = logging.getLogger("stub.demo")
+DEMO_MODEL_DIR = Path(__file__).with_name("demo_model")
+DEMO_CATEGORIES = {"box_categories": 2, "point_categories": 1}  # red circle, blue square, purple point
+DEMO_SEED = 1
+POINT_DISTANCE = 10.0  # pixels: a point detection this close to an annotated point found it
 
 
-def seed_demo(store: Store, settings: StubSettings) -> None:
+def demo_request(project: str, complete: int) -> GeneratorRequest:
+    return GeneratorRequest(project_name=project, complete=complete, inbox=10, seed=DEMO_SEED, **DEMO_CATEGORIES)
+
+
+def demo_package(dest_zip: Path, categories: list[dict[str, Any]], model_dir: Path = DEMO_MODEL_DIR) -> Path:
+    """The demo model as a package for a project with `categories`: model.json names the project's own
+    category ids (matched by name), as a model trained in that project would."""
+    info = json.loads((model_dir / "model.json").read_text())
+    by_name = {c["name"]: c for c in categories}
+    missing = [c["name"] for c in info["categories"] if c["name"] not in by_name]
+    if missing:
+        raise ValueError(f"the demo model knows categories the project lacks: {missing}")
+    info["categories"] = [by_name[c["name"]] for c in info["categories"]]
+    with zipfile.ZipFile(dest_zip, "w") as archive:
+        archive.write(model_dir / "model.onnx", "model.onnx")
+        archive.writestr("model.json", json.dumps(info))
+    return dest_zip
+
+
+def seed_demo(store: Store, settings: StubSettings, model_dir: Path = DEMO_MODEL_DIR) -> None:
     org, project = settings.organization or "zauberzeug", settings.project or "demo"
     if store.project_exists(org, project):
         return
-    request = GeneratorRequest(project_name=project, complete=settings.stub_demo_images, inbox=10,
-                               box_categories=2, point_categories=1, seed=1)
-    generate_project(store, org, request)
-    model = store.new_model(org, project, "demo colour-grid model")
+    generate_project(store, org, demo_request(project, settings.stub_demo_images))
+    model = store.new_model(org, project, "demo model (reference trainer, make demo-model)")
     with tempfile.TemporaryDirectory() as tmp:
-        package = grid_package(Path(tmp) / "grid.zip", size=320, cell=32)
+        package = demo_package(Path(tmp) / "demo.zip", store.categories(org, project), model_dir)
         with open(package, "rb") as f:
-            store_model_format(store, org, project, model, "onnx", [("grid.zip", f)], settings.host,
+            store_model_format(store, org, project, model, "onnx", [("demo.zip", f)], settings.host,
                                settings.stub_max_upload_mb * 2**20)
     store.set_deployment(org, project, model["id"])
     log.info("seeded demo project %s/%s with model %s deployed", org, project, model["version"])
+
+
+def box_iou(a: dict[str, Any], b: dict[str, Any]) -> float:
+    ix = max(0, min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"]))
+    iy = max(0, min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"]))
+    union = a["width"] * a["height"] + b["width"] * b["height"] - ix * iy
+    return ix * iy / union if union > 0 else 0.0
+
+
+def match_truth(image: dict[str, Any], found: dict[str, Any]) -> list[dict[str, Any]]:
+    """For every annotated object of `image` (the Loop's image data), the best detection of its category in
+    `found` (a detector's answer): its IoU for boxes, its distance for points (None when nothing matched)."""
+    matches = []
+    for truth in image.get("box_annotations", []):
+        ious = [box_iou(truth, d) for d in found.get("box_detections", [])
+                if d["category_name"] == truth["category_name"]]
+        matches.append({"category": truth["category_name"], "iou": max(ious, default=None)})
+    for truth in image.get("point_annotations", []):
+        distances = [math.dist((truth["x"], truth["y"]), (d["x"], d["y"])) for d in found.get("point_detections", [])
+                     if d["category_name"] == truth["category_name"]]
+        matches.append({"category": truth["category_name"], "distance": min(distances, default=None)})
+    return matches
+
+
+def all_found(matches: list[dict[str, Any]], min_iou: float = 0.5) -> bool:
+    return bool(matches) and all((m["iou"] or 0) >= min_iou if "iou" in m else
+                                 m["distance"] is not None and m["distance"] <= POINT_DISTANCE for m in matches)

@@ -293,6 +293,9 @@ class Store:
             if row is None:
                 raise NotFound(f"training {training_id} does not exist")
             merged = {**json.loads(row["data"]), **data}
+            if "metrics" in data:  # the last 500 metrics updates are kept: the page draws them over the epochs
+                kept = merged.get("metrics_history", [])[-499:]
+                merged["metrics_history"] = [*kept, {**data["metrics"], "at": now_iso()}]
             db.execute("UPDATE trainings SET state = ?, model_id = ?, updated = ?, data = ? WHERE id = ?",
                        (state or row["state"], model_id or row["model_id"], now_iso(), json.dumps(merged),
                         training_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
@@ -18,6 +19,7 @@ from .store import Store
 
 log = logging.getLogger("stub.sio")
 FINAL_STATES = ("done", "failed", "aborted")
+TIMELINE_POINTS = 2000
 
 
 @dataclass
@@ -98,8 +100,11 @@ class TrainerHub:
         history = training.get("states") or []
         if not history or history[-1] != state:
             history = [*history, state]
+        # for the page: when each state began and how progress went (bounded; statuses come every few seconds)
+        timeline = [*(training.get("timeline") or []), {"t": time.time(), "state": state, "progress": status.progress}]
         self.store.update_training(training["id"], state=state, seen_active=True, progress=status.progress,
-                                   errors=status.errors or {}, status=status.model_dump(mode="json"), states=history)
+                                   errors=status.errors or {}, status=status.model_dump(mode="json"), states=history,
+                                   timeline=timeline[-TIMELINE_POINTS:])
 
     async def on_update_training(self, sid: str, *args: Any) -> dict[str, Any]:
         data = args[0] if len(args) == 1 else args

@@ -1,12 +1,14 @@
 """`make e2e`: the compose stack in containers, driven only through the published ports.
 
-Plays the whole loop: the seeded demo model answers, an uncertain image reaches the inbox, a training runs on
-the trainer container, the converter adds its format, the detector follows the new deployment target, and
-after a restart without the Loop the detector serves again from its volume.
+Plays the whole loop: the README's first curl finds the demo image's objects (and draws them), an image reaches
+the inbox, every page and /docs answer, a training runs on the trainer container, the converter adds its
+format, the detector follows the new deployment target, and after a restart without the Loop the detector
+serves again from its volume.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -19,6 +21,7 @@ import httpx
 import numpy as np
 import pytest
 
+from stub_loop.demo import all_found, match_truth
 from stub_loop.generator import encode_jpeg, render_scene
 
 pytestmark = pytest.mark.docker
@@ -62,27 +65,36 @@ def stack() -> Any:
     compose("down", "-v", check=False)
 
 
-def uncertain_image() -> bytes:
-    image = np.zeros((320, 320, 3), np.uint8)
-    image[0:32, 0:32] = (115, 0, 0)  # one cell of the demo colour-grid model at 0.45: uncertain
-    return cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes()
+def curl(*args: str) -> bytes:
+    return subprocess.run(["curl", "-sf", *args], capture_output=True, check=True, timeout=60).stdout
 
 
-def test_the_whole_loop_in_containers(stack: float) -> None:
+def test_the_whole_loop_in_containers(stack: float, tmp_path: Path) -> None:
     loop = httpx.Client(base_url=LOOP, timeout=60)
     assert loop.post("/login", data={"username": "admin", "password": "admin"}).status_code == 200
 
-    # within a minute of start-up the detector answers with detections
+    # within a minute of start-up the detector answers, and the README's first curl finds the demo image's objects
     wait_until(lambda: httpx.get(f"{DETECTOR}/ready").status_code == 200, 60, "the detector ready")
     print(f"detector ready {time.monotonic() - stack:.0f} s after docker compose up")
-    result = httpx.post(f"{DETECTOR}/detect", files={"file": uncertain_image()}).json()
-    assert result["box_detections"] and "uncertain" in result["tags"]
+    demo = tmp_path / "demo.jpg"
+    curl("-o", str(demo), "localhost:8000/demo.jpg")
+    found = json.loads(curl("-F", f"file=@{demo}", "localhost:8004/detect"))
+    matches = match_truth(httpx.get("http://127.0.0.1:8000/demo.json").json(), found)
+    assert all_found(matches), (matches, found)
+    drawn = curl("-F", f"file=@{demo}", "localhost:8004/detect?draw=true")
+    assert drawn[:2] == b"\xff\xd8" and cv2.imdecode(np.frombuffer(drawn, np.uint8), cv2.IMREAD_COLOR) is not None
+    for port in (8000, 8004, 8005, 8006):
+        for path in ("/", "/docs", "/metrics"):
+            assert httpx.get(f"http://127.0.0.1:{port}{path}").status_code == 200, (port, path)
+
+    # an image sent with autoupload `all` reaches the Loop's inbox
+    httpx.post(f"{DETECTOR}/detect", files={"file": demo.read_bytes()}, headers={"autoupload": "all", "tags": "e2e"})
 
     def inbox_tags() -> list[list[str]]:
         ids = loop.get(f"{DEMO}/data", params={"state": "inbox"}).json()["image_ids"]
         return [i["tags"] for i in loop.get(f"{DEMO}/images", params={"ids": ",".join(ids)}).json()["images"]]
 
-    wait_until(lambda: ["uncertain"] in inbox_tags(), 60, "the uncertain image in the Loop's inbox")
+    wait_until(lambda: any("e2e" in tags for tags in inbox_tags()), 60, "the image in the Loop's inbox")
 
     # a training on the trainer container
     def idle_trainer() -> bool:

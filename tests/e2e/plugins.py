@@ -66,3 +66,25 @@ class SlowTrainer(InstantTrainer):
     def detect(self, job: TrainingJob, model_dir: Path, images: list[Path]) -> list[Detections]:
         time.sleep(float(job.hyperparameters.get("seconds", 0)))  # a shutdown ends the detect child at once
         return super().detect(job, model_dir, images)
+
+
+class EpochTrainer(InstantTrainer):
+    """Reports `hyperparameters["epochs"]` epochs with a falling loss and a rising val_map50 (a new best each
+    epoch), then holds the training open for `hyperparameters["hold"]` seconds or until a stop: pages and metrics
+    can be looked at while it runs, deterministically."""
+
+    def train(self, job: TrainingJob, reporter: Reporter) -> None:
+        epochs = int(job.hyperparameters.get("epochs", 3))
+        matrix = {c.id: {"tp": 0, "fp": 0, "fn": 0} for c in job.categories}
+        for epoch in range(1, epochs + 1):
+            score = round(1 - 0.5 / epoch, 4)
+            for counts in matrix.values():
+                counts.update(tp=epoch, fp=max(0, epochs - epoch), fn=1)
+            reporter.metrics(epoch, matrix, val_map50=score)
+            reporter.progress(epoch / epochs, epoch=epoch, loss=round(2.0 / epoch, 4), val_map50=score)
+        deadline = time.monotonic() + float(job.hyperparameters.get("hold", 0))
+        while time.monotonic() < deadline and not (reporter.stop_requested or reporter.shutdown_requested):
+            time.sleep(0.05)
+        if not reporter.shutdown_requested:
+            job.output_dir.mkdir(parents=True, exist_ok=True)
+            (job.output_dir / "model.onnx").write_bytes(b"epochs")

@@ -17,6 +17,7 @@ import pytest
 from stub_loop.grid_model import grid_package
 from tests.conftest import ORG, node_env
 from tests.processes import Service, wait_until
+from tests.prometheus import sample
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
@@ -71,6 +72,14 @@ def test_seed_scenario_and_a_corrupt_package_that_does_not_block(
     time.sleep(2)  # several polls: the failed model is not retried on every one
     assert converter.log().count("failed to convert") == 1
     assert not list((tmp_path / "converter" / "tmp").iterdir())  # temporary files are cleaned up
+    metrics = httpx.get(f"{converter.url}/metrics").text
+    assert sample(metrics, "loop_converter_conversions_total", result="converted") == 1
+    assert sample(metrics, "loop_converter_conversions_total", result="failed") == 1
+    assert sample(metrics, "loop_converter_conversion_seconds_count") == 1  # converted ones only
+    assert sample(metrics, "loop_converter_backlog") == 1  # the broken model waits for its retry
+    assert sample(metrics, "loop_converter_models", status="failed") == 1
+    conversions = httpx.get(f"{converter.url}/conversions").json()["conversions"]
+    assert {(c["model_id"], c["status"]) for c in conversions} == {(bad["id"], "failed"), (model["id"], "converted")}
 
     converter.stop()
     converter.start()

@@ -57,9 +57,10 @@ def test_the_password_appears_nowhere_after_provoked_failures(
 
     answers = [loop.get(path).text for path in (f"{api}/trainings", f"{api}/detectors", "/trainers",
                                                 f"{api}/models")]
+    answers += [httpx.get(f"{stub.url}{path}").text for path in (f"/ui/{ORG}/{PROJECT}", "/ui/projects", "/metrics")]
     for node in (detector, trainer, converter):
         for path in ("/", "/ready", "/health", "/metrics", "/status", "/about", "/model_version", "/openapi.json",
-                     "/operation_mode", "/outbox_mode"):
+                     "/operation_mode", "/outbox_mode", "/trainings", "/conversions"):
             answers.append(httpx.get(node.url + path).text)
     answers += [httpx.post(f"{detector.url}/detect", files={"file": ("x.jpg", b"garbage")}).text,
                 httpx.post(f"{detector.url}/upload", files={"files": ("x.jpg", b"garbage")}).text,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Response
@@ -14,9 +15,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from loop_shared.identity import node_uuid
 from loop_shared.loop_client import LoopClient
 from loop_shared.loop_socket import LoopSocket
+from loop_shared.pages import install_pages
 from loop_shared.plugins import load_plugin_class
 from loop_shared.tasks import TaskHealth, spawn
 
+from . import metrics as trainer_metrics
+from . import pages
 from .lifecycle import Lifecycle, status_loop
 from .logic import TrainerLogic
 from .settings import TrainerSettings
@@ -44,6 +48,7 @@ def create_app(settings: TrainerSettings, logic: TrainerLogic | None = None) -> 
                                             "restart": lifecycle.on_restart},
                         on_connect=lifecycle.send_status, health=tasks)
     lifecycle.socket = socket
+    trainer_metrics.register(registry, lifecycle)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -58,8 +63,11 @@ def create_app(settings: TrainerSettings, logic: TrainerLogic | None = None) -> 
         await socket.stop()
         await client.close()
 
-    app = FastAPI(title="Learning Loop trainer", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="Learning Loop trainer", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Takes trainings from the Loop; status and health only, no control routes.")
+    app.state.lifecycle = lifecycle
+    app.include_router(pages.router)
+    install_pages(app, Path(__file__).with_name("static"))
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -77,7 +85,8 @@ def create_app(settings: TrainerSettings, logic: TrainerLogic | None = None) -> 
 
     @app.get("/metrics")
     def metrics() -> Response:
-        """Prometheus metrics: the health of the background tasks."""
+        """Prometheus metrics: state, progress, epoch figures, trainings and their durations, crashes, downloads,
+        and the health of the background tasks."""
         return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
 
     @app.get("/status")

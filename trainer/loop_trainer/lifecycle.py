@@ -42,6 +42,7 @@ from loop_shared.schemas import (
 from loop_shared.tasks import TaskHealth, one_line, spawn
 
 from .downloader import Downloader
+from .history import TrainingHistory
 from .logic import STOP_FILE, TrainerLogic, TrainingJob
 from .record import STEPS, TrainingRecord
 from .runner import ChildFailed, ChildInterrupted, ChildProcess, ChildRefused
@@ -67,6 +68,7 @@ class Lifecycle:
                                                                   self.record.project))):
             log.error("ignoring %s: it names an unusable training id, organization or project", self.record_path)
             self.record = None
+        self.history = TrainingHistory(settings.data_dir / "history.json")  # finished trainings, for pages
         self.socket: LoopSocket | None = None
         self.working_state: TrainerState | None = None
         self.progress: float | None = None
@@ -246,6 +248,7 @@ class Lifecycle:
             return
         self.working_state = TrainerState.READY_FOR_CLEANUP
         await self.send_status()  # the last status that still carries errors and context
+        await self.history.remember(record, aborted=self._aborting)
         shutil.rmtree(self.training_dir(record), ignore_errors=True)
         self.record_path.unlink(missing_ok=True)
         self.record, self.working_state, self.progress = None, None, None

@@ -5,7 +5,8 @@ FastAPI's middleware stack, routing and endpoint machinery (they cost more than 
 with a small model). Per request the event loop only reads the headers and the body and splits the multipart body
 with byte operations; decoding, inference and JSON encoding happen together in one inference thread. Errors are
 mapped by `errors.answer`, the same mapping the FastAPI routes use. FastAPI still describes both routes in
-`/docs` and `/openapi.json` (see `OPENAPI_PATHS`).
+`/docs` and `/openapi.json` (see `OPENAPI_PATHS`). `POST /detect?draw=true` answers the image with its detections
+drawn (JPEG, see drawing.py) instead of JSON; the image is decoded once for both.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ import json
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loop_shared.schemas import ImagesMetadata
 
+from .. import images
+from ..drawing import drawn_jpeg
 from ..engine import Autoupload, DetectOptions, Engine, ImageInput
-from ..errors import MethodNotAllowedError, answer
+from ..errors import InputError, MethodNotAllowedError, answer
 from .forms import multipart_body, read_files
 
 log = logging.getLogger("detector.detect")
@@ -35,9 +39,16 @@ HEADERS = [
 ]
 
 
+DRAW_PARAMETER = {"name": "draw", "in": "query", "required": False, "schema": {"type": "boolean", "default": False},
+                  "description": "`true`: answer the image with the detections drawn (JPEG) instead of JSON"}
+JSON, JPEG = b"application/json", b"image/jpeg"
+
+
 def _operation(field: str, many: bool, summary: str, description: str, answer_text: str) -> dict[str, Any]:
-    parameters = [{"name": name, "in": "header", "required": False, "description": text,
-                   "schema": {"type": "string"}} for name, text in HEADERS]
+    parameters: list[dict[str, Any]] = [{"name": name, "in": "header", "required": False, "description": text,
+                                         "schema": {"type": "string"}} for name, text in HEADERS]
+    if not many:
+        parameters.append(DRAW_PARAMETER)
     return {"post": {"tags": ["inference"], "summary": summary, "description": description,
                      "parameters": parameters, **multipart_body(field, many),
                      "responses": {"200": {"description": answer_text},
@@ -49,8 +60,10 @@ OPENAPI_PATHS = {
     "/detect": _operation(
         "file", False, "Detect",
         "Detect objects in one image (multipart field `file`).\n\n"
-        "Example: `curl -F file=@image.jpg -H 'camera-id: front' localhost:8004/detect`.",
-        "ImageMetadata: detections in original-image pixels"),
+        "Example: `curl -F file=@image.jpg -H 'camera-id: front' localhost:8004/detect`; with `?draw=true` the "
+        "answer is the image with the detections drawn: `curl -F file=@image.jpg 'localhost:8004/detect?draw=true' "
+        "-o drawn.jpg`.",
+        "ImageMetadata: detections in original-image pixels (`image/jpeg` with `draw=true`)"),
     "/detect/batch": _operation(
         "files", True, "Detect Batch",
         "Detect objects in several images (repeated multipart field `files`), answered in request order.",
@@ -60,6 +73,17 @@ OPENAPI_PATHS = {
 
 def parse_tags(value: str | None) -> list[str]:
     return [t.strip() for t in (value or "").split(",") if t.strip()]
+
+
+def wants_drawing(query_string: bytes) -> bool:
+    """The `draw` query parameter: true/1/yes or false/0/no (absent: false)."""
+    values = parse_qs(query_string.decode("latin-1")).get("draw", [])
+    value = values[-1].strip().lower() if values else "false"
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no", ""):
+        return False
+    raise InputError(f"draw must be true or false, not {value[:20]!r}")
 
 
 def detect_options(headers: Mapping[str, str]) -> DetectOptions:
@@ -84,10 +108,15 @@ class DetectRoutes:
             return
         run, field, max_files = route
         extra_headers: list[tuple[bytes, bytes]] = []
+        content_type = JSON
         try:
             if scope["method"] != "POST":
                 extra_headers.append((b"allow", b"POST"))
                 raise MethodNotAllowedError(f"{scope['method']} is not allowed here; use POST")
+            if wants_drawing(scope.get("query_string", b"")):
+                if max_files != 1:
+                    raise InputError("draw=true answers one image; use POST /detect")
+                run, content_type = self._drawn, JPEG
             request = Request(scope, receive)
             options = detect_options(request.headers)
             settings = self.engine.settings
@@ -98,9 +127,9 @@ class DetectRoutes:
             return
         except Exception as e:  # mapped to an answer in one place, as the FastAPI routes' errors are
             status, detail = answer(e, f"{scope['method']} {scope['path']}")
-            body = json.dumps(detail).encode()
+            body, content_type = json.dumps(detail).encode(), JSON
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
+                    "headers": [(b"content-type", content_type),
                                 (b"content-length", str(len(body)).encode()), *extra_headers]})
         await send({"type": "http.response.body", "body": body})
 
@@ -108,6 +137,17 @@ class DetectRoutes:
     def _single(self, inputs: list[ImageInput], options: DetectOptions) -> bytes:
         [metadata] = self.engine.detect_sync(inputs, options)
         return metadata.model_dump_json().encode()
+
+    def _drawn(self, inputs: list[ImageInput], options: DetectOptions) -> bytes:
+        """Detect, then draw onto the decoded image: decoded once, kept as sent for the outbox."""
+        settings = self.engine.settings
+        [image] = inputs
+        assert image.encoded is not None
+        array = images.decode(image.encoded, settings.max_image_bytes, settings.max_image_pixels)
+        [metadata] = self.engine.detect_sync([ImageInput(encoded=image.encoded, array=array)], options)
+        active = self.engine.active
+        colours = {c.name: c.color or "" for c in active.info.categories} if active else {}
+        return drawn_jpeg(array, metadata, colours)
 
     def _batch(self, inputs: list[ImageInput], options: DetectOptions) -> bytes:
         return ImagesMetadata(items=self.engine.detect_sync(inputs, options)).model_dump_json().encode()
