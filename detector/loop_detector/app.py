@@ -26,6 +26,7 @@ from .errors import install_error_handlers
 from .logic import DetectorLogic
 from .metrics import DetectorMetrics
 from .outbox import Outbox
+from .outbox_dirs import adopt_orphans, claim
 from .quotas import QuotaBook
 from .relevance_filter import RelevanceFilter
 from .routes import control, detect, health, pages, upload
@@ -88,14 +89,18 @@ def create_app(settings: DetectorSettings, logic_cls: type[DetectorLogic] | None
     logic_cls = logic_cls or load_logic_class(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     name = settings.node_name or f"detector {settings.organization}/{settings.project}"
+    if settings.replica_id:
+        name = f"{name} #{settings.replica_id}"
     metrics = DetectorMetrics()
     tasks = TaskHealth(metrics.registry, "loop_detector")
     client = LoopClient(settings)
-    outbox = Outbox(settings.data_dir / "outbox", settings, client, metrics, tasks)
+    outbox_dir, outbox_lock = claim(settings.data_dir, settings.replica_id)  # held while the process lives
+    adopt_orphans(settings.data_dir, outbox_dir)
+    outbox = Outbox(outbox_dir, settings, client, metrics, tasks)
     config = with_plain_limits(load_config(settings.active_learning), settings.upload_quota_per_minute,
                                settings.upload_quota_per_hour, settings.upload_quota_per_day)
     policy = UploadPolicy(config, Rules(config, RelevanceFilter(settings)),
-                          QuotaBook(settings.data_dir / "outbox" / "quotas.json", max_scopes=4 * settings.max_cameras),
+                          QuotaBook(outbox_dir / "quotas.json", max_scopes=4 * settings.max_cameras),
                           metrics)
     engine = Engine(settings, metrics, policy, outbox)
     deployment = Deployment(settings, client, engine, logic_cls, metrics, node_uuid(settings.data_dir, name), name,
@@ -117,6 +122,7 @@ def create_app(settings: DetectorSettings, logic_cls: type[DetectorLogic] | None
                   description="Inference over REST and Socket.IO; a drop-in for the reference detector node.")
     app.state.settings, app.state.engine, app.state.deployment = settings, engine, deployment
     app.state.outbox, app.state.metrics, app.state.health = outbox, metrics, tasks
+    app.state.outbox_lock = outbox_lock
     install_error_handlers(app)
     for module in (upload, control, health, pages):
         app.include_router(module.router)

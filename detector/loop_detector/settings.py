@@ -53,6 +53,10 @@ class DetectorSettings(NodeSettings):
     outbox_batch_size: int = Field(20, ge=1, le=500, description="Images per upload request.")
     outbox_backoff_cap: float = Field(60.0, gt=0, description="Longest wait between failed uploads (s).")
     node_version: str | None = Field(None, description="Reported to the Loop as node_version.")
+    replica_id: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_.\-]*$", description="This replica's id "
+                            "when several detectors serve one project (Swarm: {{.Task.Slot}}, Kubernetes: the pod "
+                            "name): added to the name the Loop sees, so each replica has its own identity, and "
+                            "names its outbox directory (outboxes/<id>). Empty: a single detector.")
     active_learning: str | None = Field(None, description="Active-learning rules and quotas: JSON, or the path "
                                         "of a JSON file (see the README). Default: the reference rules, unlimited.")
     upload_quota_per_minute: int | None = Field(None, ge=0, description="At most this many images a minute go to "

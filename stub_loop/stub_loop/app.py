@@ -13,7 +13,8 @@ from fastapi import FastAPI
 
 from .demo import seed_demo
 from .errors import install_error_handlers
-from .routes import models, pages, projects, session, trainings
+from .received import ReceivedCollector, ReceivedCounts
+from .routes import models, pages, projects, received, session, trainings
 from .settings import StubSettings
 from .store import Store
 from .trainer_hub import TrainerHub
@@ -24,6 +25,7 @@ log = logging.getLogger("stub")
 def create_app(settings: StubSettings) -> Any:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.data_dir)
+    counts = ReceivedCounts(settings.data_dir)
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[], max_http_buffer_size=64 * 2**20)
     hub = TrainerHub(store, sio)
 
@@ -33,14 +35,16 @@ def create_app(settings: StubSettings) -> Any:
             await asyncio.to_thread(seed_demo, store, settings)
         log.info("stub Loop ready; data in %s", settings.data_dir)
         yield
+        counts.close()
         store.close()
 
     app = FastAPI(title="Learning Loop stub", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="A test double of the Learning Loop's node-facing API. Not the Learning Loop.")
-    app.state.settings, app.state.store, app.state.hub = settings, store, hub
+    app.state.settings, app.state.store, app.state.hub, app.state.received = settings, store, hub, counts
     install_error_handlers(app)
-    for module in (session, projects, models, trainings):
+    for module in (session, projects, models, trainings, received):
         app.include_router(module.router, prefix="/api")
     app.include_router(models.upload_router, prefix="/api")
     pages.install(app, store, hub)  # the page at /, /docs offline, /metrics, /demo.jpg
+    app.state.metrics_registry.register(ReceivedCollector(counts))
     return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="/ws/socket.io")

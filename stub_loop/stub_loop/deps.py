@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from .received import ReceivedCounts
 from .settings import StubSettings
 from .store import Store
 
@@ -22,6 +23,11 @@ def get_settings(request: Request) -> StubSettings:
     return settings
 
 
+def get_received(request: Request) -> ReceivedCounts:
+    received: ReceivedCounts = request.app.state.received
+    return received
+
+
 def require_session(request: Request) -> None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token or not get_store(request).session_valid(token):
@@ -30,6 +36,7 @@ def require_session(request: Request) -> None:
 
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[StubSettings, Depends(get_settings)]
+ReceivedDep = Annotated[ReceivedCounts, Depends(get_received)]
 LoggedIn = Depends(require_session)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 
-from ..deps import LoggedIn, StoreDep, get_settings, get_store, public_host
+from ..deps import LoggedIn, StoreDep, get_received, get_settings, get_store, public_host
 from ..packages import check_format, store_model_format
 from ..store import Conflict, NotFound, Store
 
@@ -55,6 +55,7 @@ async def _store_upload(request: Request, org: str, project: str, model: dict[st
 async def upload_model_format(org: str, project: str, model_id: str, fmt: str, request: Request) -> dict[str, str]:
     """Add a format to an existing model (what converters do); 409 if that format is already stored."""
     store = get_store(request)
+    await asyncio.to_thread(get_received(request).model_format, org, project, model_id, fmt)
     model = await asyncio.to_thread(store.model, org, project, model_id)
     await _store_upload(request, org, project, model, fmt)
     return {"id": model_id}
@@ -67,12 +68,14 @@ async def upload_training_model(org: str, project: str, number: int, fmt: str, r
     training = await asyncio.to_thread(store.training, org, project, number)
     if training["model_id"]:
         model = await asyncio.to_thread(store.model, org, project, training["model_id"])
+        await asyncio.to_thread(get_received(request).model_format, org, project, model["id"], fmt)
         if fmt in model["formats"]:
             raise Conflict(f"training {number} already uploaded format {fmt}", {"id": model["id"]})
     else:
         check_format(fmt)
         model = await asyncio.to_thread(store.new_model, org, project, f"training {number}", number)
         await asyncio.to_thread(store.update_training, training["id"], model_id=model["id"])
+        await asyncio.to_thread(get_received(request).model_format, org, project, model["id"], fmt)
     await _store_upload(request, org, project, model, fmt)
     return {"id": model["id"]}
 
@@ -114,6 +117,7 @@ async def upload_new_model(org: str, project: str, fmt: str, request: Request,
     await asyncio.to_thread(store.require_project, org, project)
     check_format(fmt)
     model = await asyncio.to_thread(store.new_model, org, project, comment or "uploaded")
+    await asyncio.to_thread(get_received(request).model_format, org, project, model["id"], fmt)
     try:
         await _store_upload(request, org, project, model, fmt)
     except BaseException:

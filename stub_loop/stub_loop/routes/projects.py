@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
 import cv2
@@ -17,7 +18,7 @@ from starlette.datastructures import UploadFile
 
 from loop_shared.schemas import ImageMetadata
 
-from ..deps import LoggedIn, StoreDep, get_store
+from ..deps import LoggedIn, StoreDep, get_received, get_store
 from ..generator import GeneratorRequest
 from ..project_factory import generate_project
 from ..store import NotFound, now_iso
@@ -45,6 +46,7 @@ class GeneratorBody(BaseModel):
     image_height: int = Field(240, ge=64, le=4096)
     test_fraction: float = Field(0.2, ge=0, le=1)
     seed: int = 0
+    difficulty: Literal["easy", "hard"] = "easy"
 
 
 @router.post("/{org}/projects/generator")
@@ -123,8 +125,8 @@ def _pair_uploads(files: list[UploadFile]) -> dict[str, dict[str, UploadFile]]:
 async def upload_images(org: str, project: str, request: Request) -> dict[str, Any]:
     """The detectors' outbox target: repeated multipart `files`, a JSON part and a JPEG part per image.
 
-    Any broken item makes the whole batch 422, as the Loop does; images already received (same file stem) are
-    acknowledged but not stored twice.
+    Any broken item makes the whole batch 422, as the Loop does; images already received (same file stem and
+    content) are acknowledged but not stored twice. Every arrival is counted first (`GET /api/stats/received`).
     """
     store = get_store(request)
     await asyncio.to_thread(store.require_project, org, project)
@@ -132,16 +134,22 @@ async def upload_images(org: str, project: str, request: Request) -> dict[str, A
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
     if not files:
         raise HTTPException(status_code=422, detail="no 'files' parts in the request")
+    pairs = {stem: {kind: await part.read() for kind, part in pair.items()}
+             for stem, pair in _pair_uploads(files).items()}
+    # counted as they arrived, before anything is refused or recognised as known: a repeat shows here
+    arrived = [(stem.removeprefix("image_"), hashlib.sha256(pair.get("jpg", b"")).hexdigest())
+               for stem, pair in pairs.items()]
+    await asyncio.to_thread(get_received(request).image_parts, org, project, arrived)
     stored = duplicates = 0
     items = []
-    for stem, pair in _pair_uploads(files).items():
+    for stem, pair in pairs.items():
         if set(pair) != {"json", "jpg"}:
             raise HTTPException(status_code=422, detail=f"{stem}: needs both a .json and a .jpg part")
         try:
-            metadata = ImageMetadata.model_validate(json.loads(await pair["json"].read()))
+            metadata = ImageMetadata.model_validate(json.loads(pair["json"]))
         except (ValueError, ValidationError) as e:
             raise HTTPException(status_code=422, detail=f"{stem}.json is not valid image metadata: {e}") from e
-        jpeg = await pair["jpg"].read()
+        jpeg = pair["jpg"]
         size = await asyncio.to_thread(_decode_size, jpeg)
         if size is None:
             raise HTTPException(status_code=422, detail=f"{stem}.jpg is not a decodable image")
@@ -151,7 +159,8 @@ async def upload_images(org: str, project: str, request: Request) -> dict[str, A
         record = {**metadata.model_dump(mode="json", exclude={"image_size", "state"}), "state": state,
                   "set": None, "width": width, "height": height, "created": metadata.created or now_iso(),
                   "segmentation_annotations": [], "uploaded_as": stem}
-        _, created = await asyncio.to_thread(store.add_image, org, project, jpeg, record, stem)
+        key = f"{stem}#{hashlib.sha256(jpeg).hexdigest()[:16]}"  # two detectors may pick the same identifier
+        _, created = await asyncio.to_thread(store.add_image, org, project, jpeg, record, key)
         stored, duplicates = stored + created, duplicates + (not created)
     log.info("received %d images for %s/%s (%d already known)", stored, org, project, duplicates)
     return {"stored": stored, "duplicates": duplicates}
