@@ -8,7 +8,7 @@ SERVICES := shared stub_loop detector trainer converter
 PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
 .PHONY: install test browser-deps demo-model lint run bench chaos e2e images base-image wheels wheels-gpu image-gpu \
-	e2e-gpu up down clean help compat lock
+	e2e-gpu up down clean help compat lock swarm-up swarm-down swarm-e2e
 
 help:
 	@echo "make install   create .venv with every service, the stub Loop and the dev tools"
@@ -19,6 +19,9 @@ help:
 	@echo "make chaos     kill -9, outages, restarts, a hostile Loop, big input, fuzzing; chaos/results/"
 	@echo "make up        build the images and start the compose stack (stub Loop + nodes) in Docker"
 	@echo "make e2e       build the images, run the compose stack, play the whole loop, tear down"
+	@echo "make swarm-up  build the images and deploy deploy/swarm/stack.yml as stack $(STACK) (swarm init if needed)"
+	@echo "make swarm-down  remove the stack $(STACK) (its volumes stay)"
+	@echo "make swarm-e2e the stack on a single-node swarm: replicas, a kill, a rolling update, converter replicas"
 	@echo "make images    build the node, stub and example images (BASE_IMAGE=$(BASE_IMAGE))"
 	@echo "make image-gpu build the detector for NVIDIA GPUs (onnxruntime-gpu, CUDA and cuDNN wheels, 1.5 GB)"
 	@echo "make compat    the reference client learning_loop_node 0.27 against the stub Loop"
@@ -95,6 +98,23 @@ down:
 
 e2e: images
 	COMPOSE="$(COMPOSE)" $(BIN)/pytest -m docker tests/docker -s -p no:cacheprovider
+
+# Docker Swarm (deploy/swarm/stack.yml); the images are local, so no registry is needed on a single node.
+# LOOP_* settings come from the environment or .env (e.g. the real Loop's address and credentials).
+STACK ?= loop
+swarm-up: images
+	@if [ "$$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then \
+	  docker swarm init --advertise-addr 127.0.0.1; fi
+	set -a; if [ -f .env ]; then . ./.env; fi; set +a; \
+	  docker stack deploy --resolve-image never -c deploy/swarm/stack.yml $(STACK)
+	@echo "stub Loop http://localhost:$${STUB_PORT:-8000}  detectors :$${DETECTOR_PORT:-8004}  (make swarm-down to stop)"
+
+swarm-down:
+	docker stack rm $(STACK)
+
+# the swarm stack on this machine, then removed (and the swarm left, when the test created it), even on failure
+swarm-e2e: images
+	$(BIN)/pytest -m docker tests/deploy/test_swarm_stack.py -s -p no:cacheprovider
 
 lock: $(STAMP)
 	@{ echo "# Exact versions the test suite runs with; make install, make wheels and the Dockerfiles all honour them."; \

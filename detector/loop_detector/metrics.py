@@ -14,6 +14,8 @@ class DetectorMetrics:
         r = self.registry
         self.requests = Counter("loop_detector_requests", "Requests by route and status", ["route", "status"],
                                 registry=r)
+        self.in_flight = Gauge("loop_detector_requests_in_flight", "Requests being served now, by route (what an "
+                               "autoscaler scales the detectors on)", ["route"], registry=r)
         self.latency = Histogram("loop_detector_request_seconds", "Request latency by route", ["route"],
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.inference = Histogram("loop_detector_inference_seconds", "Decode + inference time per image",

@@ -1,0 +1,108 @@
+"""Continuous requests against the detectors' published port, for the swarm test: `/detect` clients and an `/upload`
+client sending a distinct image each time. Every request's outcome is recorded, an unexpected exception in a
+client thread too (it fails the test instead of ending the thread silently)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import httpx
+import numpy as np
+
+
+def distinct_jpeg(n: int) -> bytes:
+    """A small JPEG no other `n` gives: n's bits as black and white squares."""
+    image = np.full((64, 64, 3), 128, np.uint8)
+    for bit in range(32):
+        if n >> bit & 1:
+            image[bit // 8 * 16:bit // 8 * 16 + 8, bit % 8 * 8:bit % 8 * 8 + 8] = 255
+    return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+
+
+@dataclass
+class Load:
+    url: str
+    detect_image: bytes
+    detect_clients: int = 3
+    first: int = 0  # numbers of the distinct upload images start after this
+    ok: int = 0
+    failures: list[str] = field(default_factory=list)
+    accepted: set[str] = field(default_factory=set)  # sha256 prefixes of the images /upload answered 200 for
+    crashes: list[BaseException] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._counter = self.first
+        self._threads = [threading.Thread(target=self._guard, args=(self._detect,), daemon=True)
+                         for _ in range(self.detect_clients)]
+        self._threads.append(threading.Thread(target=self._guard, args=(self._upload,), daemon=True))
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def _guard(self, loop: object) -> None:
+        try:
+            loop()  # type: ignore[operator]
+        except BaseException as e:  # recorded, re-raised by stop()
+            self.crashes.append(e)
+
+    def _request(self, client: httpx.Client, path: str, **kwargs: object) -> httpx.Response | None:
+        with self._lock:
+            self._in_flight += 1
+        try:
+            response = client.post(self.url + path, **kwargs)  # type: ignore[arg-type]
+        except httpx.HTTPError as e:
+            with self._lock:
+                self.failures.append(f"{path}: {type(e).__name__}: {e}")
+            return None
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+        if response.status_code != 200:
+            with self._lock:
+                self.failures.append(f"{path}: HTTP {response.status_code}: {response.text[:120]}")
+            return None
+        with self._lock:
+            self.ok += 1
+        return response
+
+    def _client(self) -> httpx.Client:
+        # a connection per request, as many cameras make them: the routing mesh balances connections
+        return httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
+
+    def _detect(self) -> None:
+        with self._client() as client:
+            while not self._stop.is_set():
+                self._request(client, "/detect", files={"file": self.detect_image}, headers={"autoupload": "disabled"})
+
+    def _upload(self) -> None:
+        with self._client() as client:
+            while not self._stop.is_set():
+                with self._lock:
+                    self._counter += 1
+                    n = self._counter
+                jpeg = distinct_jpeg(n)
+                if self._request(client, "/upload", files=[("files", jpeg)]) is not None:
+                    with self._lock:
+                        self.accepted.add(hashlib.sha256(jpeg).hexdigest()[:16])
+                time.sleep(0.05)
+
+    def start(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+        assert not any(t.is_alive() for t in self._threads), "a client thread did not end"
+        if self.crashes:
+            raise self.crashes[0]

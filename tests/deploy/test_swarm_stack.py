@@ -1,0 +1,168 @@
+"""`make swarm-e2e`: deploy/swarm/stack.yml on a single-node Docker Swarm of this machine (the images are local,
+built by `make images`). Three detector replicas answer on one published port; one is killed under continuous
+requests; a rolling update to a new image tag; three converter replicas convert a batch of models. What reached the
+Loop is counted at the stub's receive counters. The stack is removed (and a swarm we created left) even on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stub_loop.grid_model import grid_package
+from tests.deploy.load import Load
+from tests.deploy.swarm import Swarm, bounded, docker
+
+pytestmark = pytest.mark.docker
+STACK, PREFIX, ORG = "loop-e2e", "loop-e2e", "zauberzeug"
+STUB_PORT, DETECTOR_PORT = 18000, 18004
+STUB, DETECTOR = f"http://127.0.0.1:{STUB_PORT}", f"http://127.0.0.1:{DETECTOR_PORT}"
+ROLLED = "loop-nodes/detector:e2e-rolled"
+REPLICAS, MODELS = 3, 12
+VOLUMES = [f"{PREFIX}-{service}-{slot}" for service in ("detector", "converter", "trainer") for slot in (1, 2, 3)]
+
+
+@pytest.fixture(scope="module")
+def swarm() -> Iterator[Swarm]:
+    if docker("info", "--format", "{{.ServerVersion}}", check=False).strip() == "":
+        pytest.skip("no Docker engine answers")
+    swarm = Swarm(STACK)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOP_")}
+    env.update(STUB_PORT=str(STUB_PORT), DETECTOR_PORT=str(DETECTOR_PORT), VOLUME_PREFIX=PREFIX,
+               DETECTOR_REPLICAS=str(REPLICAS), CONVERTER_REPLICAS=str(REPLICAS), TRAINER_REPLICAS="2",
+               LOOP_MODEL_FORMATS="onnx", LOOP_CONVERTER_POLL_INTERVAL="2", LOOP_POLL_INTERVAL="2")
+    try:
+        swarm.ensure()
+        swarm.deploy(env)
+        bounded(lambda: swarm.running("loop", 1), 180, "the stub Loop running")
+        bounded(lambda: swarm.running("detector", REPLICAS), 300, "3 detector replicas running and healthy")
+        bounded(lambda: swarm.running("converter", REPLICAS), 240, "3 converter replicas running")
+        yield swarm
+    finally:
+        docker("rmi", ROLLED, check=False)
+        swarm.cleanup([*VOLUMES, f"{STACK}_loop-data"])
+
+
+@pytest.fixture(scope="module")
+def loop(swarm: Swarm) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{STUB}/api", timeout=30) as client:
+        bounded(lambda: client.post("/login", data={"username": "admin", "password": "admin"}).status_code == 200,
+                60, "a login at the stub")
+        yield client
+
+
+def received(loop: httpx.Client, project: str) -> dict:
+    return dict(loop.get("/stats/received", params={"organization": ORG, "project": project}).json())
+
+
+def arrived(loop: httpx.Client) -> dict[str, int]:
+    return {i["sha256"]: i["count"] for i in received(loop, "demo")["images"]}
+
+
+def demo_image() -> bytes:
+    return httpx.get(f"{STUB}/demo.jpg", timeout=30).content
+
+
+def test_three_detectors_answer_on_one_port_each_with_its_own_identity(swarm: Swarm, loop: httpx.Client) -> None:
+    image = demo_image()
+    with httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0)) as client:
+        answers = [client.post(f"{DETECTOR}/detect", files={"file": image}) for _ in range(30)]
+    assert {a.status_code for a in answers} == {200}
+    assert all(a.json()["box_detections"] for a in answers)
+    served = {}
+    for task in swarm.tasks("detector"):  # each replica's own count, read inside its container
+        metrics = docker("exec", task["container"], "python3", "-c", "import urllib.request as u; print(u.urlopen("
+                         "'http://127.0.0.1:8004/metrics').read().decode())")
+        served[task["slot"]] = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                                   if line.startswith('loop_detector_requests_total{route="/detect",status="200"}'))
+    print(f"\n/detect answers per replica through port {DETECTOR_PORT}: {served}")
+    assert sorted(served) == [1, 2, 3] and all(n > 0 for n in served.values())
+
+    def names() -> list[str]:
+        return sorted(d["name"] for d in loop.get(f"/{ORG}/projects/demo/detectors").json()["detectors"])
+
+    bounded(lambda: len(names()) == 3, 90, "three detectors reporting to the Loop")
+    assert names() == [f"detector {ORG}/demo #{slot}" for slot in (1, 2, 3)]
+
+
+def test_converter_replicas_convert_a_batch_each_model_exactly_once(
+        swarm: Swarm, loop: httpx.Client, tmp_path: Path) -> None:
+    assert loop.post(f"/{ORG}/projects/generator", json={"project_name": "swarmfarm", "complete": 0}).status_code == 200
+    package = grid_package(tmp_path / "model.zip", conv=True).read_bytes()
+    ids = [loop.post(f"/{ORG}/projects/swarmfarm/onnx", files={"files": ("m.zip", package)}).json()["id"]
+           for _ in range(MODELS)]
+
+    def converted() -> int:
+        models = loop.get(f"/{ORG}/projects/swarmfarm/models").json()["models"]
+        return sum("onnx_int8" in m["formats"] for m in models)
+
+    started = time.monotonic()
+    bounded(lambda: converted() == MODELS, 300, f"{MODELS} models in onnx_int8", interval=2)
+    took = time.monotonic() - started
+    time.sleep(6)  # three more polls of every replica: nothing is converted again
+    counts = {m["model_id"]: m["count"] for m in received(loop, "swarmfarm")["models"] if m["format"] == "onnx_int8"}
+    print(f"\n{MODELS} models converted by {REPLICAS} replicas in {took:.0f} s; onnx_int8 uploads received per model: "
+          f"{sorted(counts.values())}")
+    assert counts == dict.fromkeys(ids, 1)
+
+
+def test_killing_a_replica_under_load_loses_no_accepted_upload(swarm: Swarm, loop: httpx.Client) -> None:
+    before = swarm.tasks("detector")
+    victim = next(t for t in before if t["slot"] == 2)
+    load = Load(DETECTOR, demo_image(), first=0).start()
+    try:
+        time.sleep(5)
+        in_flight = load.in_flight
+        docker("kill", victim["container"])
+        killed_at = time.monotonic()
+        bounded(lambda: swarm.running("detector", REPLICAS) and victim["container"] not in
+                {t["container"] for t in swarm.tasks("detector")}, 180, "the killed slot replaced and healthy")
+        replaced = time.monotonic() - killed_at
+        time.sleep(5)
+    finally:
+        load.stop()
+    bounded(lambda: load.accepted <= set(arrived(loop)), 120, "every accepted upload at the stub")
+    counts = arrived(loop)
+    repeats = {k: n for k, n in counts.items() if k in load.accepted and n > 1}
+    print(f"\nkill: {load.ok} requests answered, {len(load.failures)} failed (requests in flight on all replicas at "
+          f"the kill: {in_flight}); slot 2 back in {replaced:.0f} s; {len(load.accepted)} uploads accepted, all "
+          f"at the stub, {len(repeats)} of them twice; failures: {load.failures[:5]}")
+    assert load.ok > 50
+    assert len(load.failures) <= in_flight + 1, load.failures  # the killed task's in-flight requests, at most
+    assert len(repeats) <= 1  # at most the one upload in flight on the killed task
+
+
+def test_rolling_update_to_a_new_tag_fails_no_request(swarm: Swarm, loop: httpx.Client) -> None:
+    docker("tag", "loop-nodes/detector:latest", ROLLED)
+    load = Load(DETECTOR, demo_image(), first=1_000_000).start()
+    try:
+        time.sleep(3)
+        started = time.monotonic()
+        docker("service", "update", "--detach", "--no-resolve-image", "--image", ROLLED, swarm.service("detector"))
+        state = bounded(lambda: swarm.update_state("detector") not in ("", "updating") and
+                        swarm.update_state("detector"), 420, "the rolling update to end", interval=2)
+        took = time.monotonic() - started
+        time.sleep(3)
+    finally:
+        load.stop()
+    images = {t["image"] for t in swarm.tasks("detector")}
+    bounded(lambda: load.accepted <= set(arrived(loop)), 120, "every accepted upload at the stub")
+    print(f"\nrolling update to {ROLLED}: {state} in {took:.0f} s; {load.ok} requests answered, {len(load.failures)} "
+          f"failed; {len(load.accepted)} uploads accepted, all at the stub; failures: {load.failures[:5]}")
+    assert state == "completed" and images == {ROLLED}
+    assert load.failures == [] and load.ok > 50
+
+
+def test_trainers_each_have_their_own_slot_volume(swarm: Swarm, loop: httpx.Client) -> None:
+    bounded(lambda: swarm.running("trainer", 2), 240, "2 trainer replicas running")
+    volumes = docker("volume", "ls", "-q", "--filter", f"name={PREFIX}-trainer-").split()
+    assert sorted(volumes) == [f"{PREFIX}-trainer-1", f"{PREFIX}-trainer-2"]
+    metrics = httpx.get(f"{STUB}/metrics", timeout=30).text
+    bounded(lambda: 'loop_stub_connected_nodes{type="trainer"} 2.0' in httpx.get(f"{STUB}/metrics", timeout=30).text,
+            120, "two trainers connected to the stub", interval=2)
+    assert "loop_stub_connected_nodes" in metrics
