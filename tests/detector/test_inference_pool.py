@@ -35,19 +35,35 @@ def test_one_request_after_another_is_served_by_the_same_thread() -> None:
         pool.shutdown()
 
 
-def test_concurrent_work_uses_every_thread_and_queues_the_rest_in_order() -> None:
+def test_concurrent_work_uses_every_thread_and_the_rest_waits() -> None:
     pool = LifoThreadPool(3, "t")
-    gate, order = threading.Event(), []
+    gate, done = threading.Event(), []
     try:
         blockers = [pool.submit(lambda: (gate.wait(5), threading.get_ident())[1]) for _ in range(3)]
-        queued = [pool.submit(order.append, i) for i in range(10)]
+        queued = [pool.submit(done.append, i) for i in range(10)]
         time.sleep(0.05)
-        assert order == []  # every thread is busy: the rest waits
+        assert done == []  # every thread is busy: the rest waits
         gate.set()
         assert len({b.result(timeout=5) for b in blockers}) == 3
+        assert [future.result(timeout=5) for future in queued] == [None] * 10 and len(done) == 10
+    finally:
+        pool.shutdown()
+
+
+def test_waiting_work_is_taken_in_arrival_order() -> None:
+    # one thread, so the order in which work runs is the order in which it left the queue
+    pool = LifoThreadPool(1, "t")
+    gate, order = threading.Event(), []
+    try:
+        blocker = pool.submit(gate.wait, 5)
+        queued = [pool.submit(order.append, i) for i in range(20)]
+        time.sleep(0.05)
+        assert order == []
+        gate.set()
+        assert blocker.result(timeout=5) is True
         for future in queued:
             future.result(timeout=5)
-        assert sorted(order) == list(range(10))
+        assert order == list(range(20))
     finally:
         pool.shutdown()
 

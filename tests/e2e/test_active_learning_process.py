@@ -48,6 +48,7 @@ def test_a_quota_of_50_an_hour_lets_exactly_50_of_1000_images_through_across_a_r
     detector = start_node("loop-detector", env, "/ready")
     stream(detector, 30, 0)
     assert metric(detector, 'loop_detector_active_learning_picks_total{rule="sampled"}') == 30
+    wait_until(lambda: metric(detector, "loop_detector_outbox_uploaded_total") == 30, 60, "30 images sent")
     detector.stop()
     detector.start()
     detector.wait_ready(path="/ready")
@@ -56,6 +57,10 @@ def test_a_quota_of_50_an_hour_lets_exactly_50_of_1000_images_through_across_a_r
     assert metric(detector, 'loop_detector_active_learning_picks_total{rule="sampled"}') == 20
     assert metric(detector, 'loop_detector_active_learning_skips_total{reason="quota"}') == 950
     wait_until(lambda: httpx.get(f"{detector.url}/outbox").json()["drain_seconds"] == 0.0, 60, "the outbox drained")
+    # what the detector sent (the stub keeps an image once, however often it arrives): 30 before the restart, 20 after
+    assert metric(detector, "loop_detector_outbox_uploaded_total") == 20
+    learning = httpx.get(f"{detector.url}/status").json()["active_learning"]  # what the detector page shows
+    assert learning == {"picks": {"sampled": 20}, "over_quota": {}, "skips": {"quota": 950}}
 
     ids = loop.get(f"/{ORG}/projects/{PROJECT}/data", params={"state": "inbox"}).json()["image_ids"]
     stored = loop.get(f"/{ORG}/projects/{PROJECT}/images", params={"ids": ",".join(ids)}).json()["images"]

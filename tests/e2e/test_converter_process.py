@@ -93,7 +93,8 @@ def test_two_replicas_convert_each_model_once(
     for i in range(3):
         package = grid_package(tmp_path / f"m{i}.zip", conv=True)
         loop.post(f"/{ORG}/projects/demo/format_a", files={"files": (package.name, package.read_bytes())})
-    replicas = [start_node("loop-converter", converter_env(stub, tmp_path / f"c{i}")) for i in range(2)]
+    replicas = [start_node("loop-converter", {**converter_env(stub, tmp_path / f"c{i}"), "LOOP_REPLICAS": "2",
+                                              "LOOP_REPLICA_INDEX": str(i)}) for i in range(2)]
 
     def all_converted() -> bool:
         models = loop.get(f"/{ORG}/projects/demo/models").json()["models"]
@@ -103,6 +104,11 @@ def test_two_replicas_convert_each_model_once(
     time.sleep(1.5)
     models = loop.get(f"/{ORG}/projects/demo/models").json()["models"]
     assert [m["formats"] for m in models] == [["format_a", "format_b"]] * 3
+    # what the replicas did, not what the stub kept (it answers a second upload with 409): three uploads the Loop
+    # accepted in all, none answered 409, no conversion thrown away because the other replica was faster
+    counts = {result: [sample(httpx.get(f"{r.url}/metrics").text, "loop_converter_conversions_total",
+                              result=result) for r in replicas] for result in ("converted", "skipped", "failed")}
+    assert sum(counts["converted"]) == 3 and counts["skipped"] == [0, 0] and counts["failed"] == [0, 0], counts
     for replica in replicas:
         assert "Traceback" not in replica.log() and "failed to convert" not in replica.log()
 
