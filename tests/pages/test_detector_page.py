@@ -62,6 +62,14 @@ def test_the_page_draws_the_boxes_of_the_demo_image(demo_stub: Service, demo_det
     assert canvas.get_attribute("data-drawn") == "0"
     assert not [u for u in requested_urls(browser) if "/detect" in u]
     screenshot(browser, output_dir / "detector-page-filtered.png")
+
+    # what active learning did with an image sent with the default `autoupload: filtered` shows on the page
+    httpx.post(f"{demo_detector.url}/detect", files={"file": ("demo.jpg", image.read_bytes())})
+    learning = httpx.get(f"{demo_detector.url}/status").json()["active_learning"]
+    shown = [f"{name}: {count}" for name, count in {**learning["picks"], **learning["skips"]}.items()]
+    assert shown  # the rules either picked the image or said why not
+    wait_for(browser, lambda b: all(t in b.find_element(By.ID, "active-learning").text for t in shown),
+             f"{shown} on the page")
     assert console_errors(browser) == []
 
 

@@ -1,4 +1,5 @@
-"""`GET /status`: what the detector page shows, in one JSON answer (model, deployment, outbox, request figures)."""
+"""`GET /status`: what the detector page shows, in one JSON answer (model, deployment, outbox, active learning,
+request figures)."""
 
 from __future__ import annotations
 
@@ -61,10 +62,17 @@ def _totals(registry: CollectorRegistry) -> dict[str, float]:
     return totals
 
 
+def _by_label(registry: CollectorRegistry, name: str, label: str) -> dict[str, int]:
+    """The samples of counter `name` by the value of their `label` (those counted at least once)."""
+    return {sample.labels[label]: int(sample.value) for family in registry.collect() for sample in family.samples
+            if sample.name == name and sample.value and label in sample.labels}
+
+
 @router.get("/status")
 def status(deployment: DeploymentDep, outbox: OutboxDep, metrics: MetricsDep, health: HealthDep) -> dict[str, Any]:
     """The served model and its categories, the Loop's target, version control and operation mode, the outbox
-    (depth, upload state, last error) and request counts and latency per route (what the page at `/` shows)."""
+    (depth, upload state, last error), the active-learning picks by rule and skips by reason, and request counts
+    and latency per route (what the page at `/` shows)."""
     info = deployment.model_info()
     registry = metrics.registry
     totals = _totals(registry)
@@ -85,6 +93,10 @@ def status(deployment: DeploymentDep, outbox: OutboxDep, metrics: MetricsDep, he
                    "quarantined": int(totals.get("loop_detector_outbox_quarantined_total", 0)),
                    "last_error": outbox_task.last_error if outbox_task and outbox_task.consecutive_failures else None,
                    "last_success": outbox_task.last_success if outbox_task else None},
+        "active_learning": {
+            "picks": _by_label(registry, "loop_detector_active_learning_picks_total", "rule"),
+            "over_quota": _by_label(registry, "loop_detector_active_learning_over_quota_total", "rule"),
+            "skips": _by_label(registry, "loop_detector_active_learning_skips_total", "reason")},
         "requests": request_figures(registry),
         "failing": health.failing(),
     }

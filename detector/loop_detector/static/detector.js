@@ -126,6 +126,13 @@
       ["last delivery", when(o.last_success)],
       o.last_error && ["last error", el("pre", { class: "error" }, o.last_error)],
     ]));
+    const a = s.active_learning;
+    const counts = (byName) => Object.entries(byName).map(([name, n]) => `${name}: ${n}`).join(", ") || "none yet";
+    fill("active-learning", facts([
+      ["picked, by rule", counts(a.picks)],
+      ["held back by a rule's quota", counts(a.over_quota)],
+      ["not sent, by reason", counts(a.skips)],
+    ]));
     const routes = Object.entries(s.requests || {}).map(([route, r]) => ({ route, ...r }));
     const by = (r, prefix) => Object.entries(r.statuses).filter(([k]) => k.startsWith(prefix)).reduce((n, [, v]) => n + v, 0);
     const ms = (v) => (v === null || v === undefined ? "—" : `${(v * 1000).toFixed(1)}`);
