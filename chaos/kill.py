@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 
 from bench.common import stub_loop, table
-from tests.proxy import Proxy
 
 from .memory import large_jpeg
+from .proxy import Proxy
 from .report import Finding
 from .stack import ORG, deploy_grid_model, node_env, nodes
 

@@ -16,8 +16,8 @@ import httpx
 
 from bench.common import PASSWORD, USER, table
 from tests.processes import Service, free_port
-from tests.proxy import Proxy
 
+from .proxy import Proxy
 from .report import Finding
 from .stack import ORG, deploy_grid_model, node_env, nodes
 
