@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import httpx
+import numpy as np
+import pytest
 
 from loop_shared.loop_client import LoopClient
 from loop_shared.settings import NodeSettings, load_settings
-from loop_trainer.downloader import Downloader, image_is_valid
+from loop_trainer.downloader import Downloader, _has_jpeginfo, image_is_valid
 from tests.conftest import ORG, PASSWORD, USERNAME
 from tests.processes import Service
 
@@ -38,11 +42,50 @@ async def test_downloads_skip_existing_files_and_drop_corrupt_images(
         await client.close()
 
 
-def test_decode_check_without_jpeginfo(tmp_path: Path) -> None:
-    good = tmp_path / "good.jpg"
-    import cv2
-    import numpy as np
-    good.write_bytes(cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
-    empty = tmp_path / "empty.jpg"
+FAKE_JPEGINFO = """#!/bin/sh
+# a stand-in for jpeginfo -c: answers as the real one does, [OK] or a complaint, and records that it ran
+PATH=/usr/bin:/bin
+echo "$2" >> "$(dirname "$0")/calls"
+if grep -q BROKEN "$2"; then
+  echo "$2  8 x 8  24bit JFIF  N  631  Corrupt JPEG data: premature end of data segment  [WARNING]"
+  exit 1
+fi
+echo "$2  8 x 8  24bit JFIF  N  631  [OK]"
+"""
+
+
+def jpeg() -> bytes:
+    return cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes()
+
+
+@pytest.fixture
+def on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A directory that is all of PATH; what `jpeginfo` means depends on what the test puts there."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    monkeypatch.setenv("PATH", str(tools))
+    _has_jpeginfo.cache_clear()
+    yield tools
+    _has_jpeginfo.cache_clear()
+
+
+def test_jpeginfo_decides_when_it_is_installed(tmp_path: Path, on_path: Path) -> None:
+    fake = on_path / "jpeginfo"
+    fake.write_text(FAKE_JPEGINFO)
+    fake.chmod(0o755)
+    images = tmp_path / "OK"  # a directory whose name holds "OK" must not make every image pass
+    images.mkdir()
+    good, broken = images / "good.jpg", images / "broken.jpg"
+    good.write_bytes(jpeg())
+    broken.write_bytes(jpeg() + b"BROKEN")  # decodes fine: only jpeginfo can call it corrupt
+    assert image_is_valid(good)
+    assert not image_is_valid(broken)
+    assert (on_path / "calls").read_text().split() == [str(good), str(broken)]
+
+
+def test_decoding_decides_without_jpeginfo(tmp_path: Path, on_path: Path) -> None:
+    good, truncated, empty = tmp_path / "good.jpg", tmp_path / "truncated.jpg", tmp_path / "empty.jpg"
+    good.write_bytes(jpeg())
+    truncated.write_bytes(jpeg()[:20])
     empty.write_bytes(b"")
-    assert image_is_valid(good) and not image_is_valid(empty)
+    assert image_is_valid(good) and not image_is_valid(truncated) and not image_is_valid(empty)

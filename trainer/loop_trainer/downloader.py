@@ -38,7 +38,8 @@ def image_is_valid(path: Path) -> bool:
         return False
     if _has_jpeginfo():
         result = subprocess.run(["jpeginfo", "-c", str(path)], capture_output=True, text=True, timeout=30)
-        return "OK" in result.stdout
+        # its verdict closes the line; the line starts with the path, which may well hold "OK" itself
+        return result.returncode == 0 and result.stdout.rstrip().endswith("[OK]")
     return cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR) is not None
 
 
