@@ -31,7 +31,9 @@ POINT_DISTANCE = 10.0  # pixels: a point detection this close to an annotated po
 
 
 def demo_request(project: str, complete: int) -> GeneratorRequest:
-    return GeneratorRequest(project_name=project, complete=complete, inbox=10, seed=DEMO_SEED, **DEMO_CATEGORIES)
+    return GeneratorRequest(project_name=project, complete=complete, inbox=10, seed=DEMO_SEED,
+                            box_categories=DEMO_CATEGORIES["box_categories"],
+                            point_categories=DEMO_CATEGORIES["point_categories"])
 
 
 def demo_package(dest_zip: Path, categories: list[dict[str, Any]], model_dir: Path = DEMO_MODEL_DIR) -> Path:

@@ -2,16 +2,24 @@
 
 Annotations are measured from the pixels actually drawn (each object is rendered into its own mask first), so a
 trainer that learns from them can reach a high mAP, and a test can render fresh scenes of the same categories.
+Two difficulties: `easy` (each category a fixed colour and shape on a plain texture, one to three objects) and
+`hard` (categories by shape alone in random colours, clutter, small and overlapping objects, uneven light, blur,
+noise and JPEG artefacts; see hard_scenes.py).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
+
+from .hard_scenes import HARD_SHAPES, render_hard_scene
+
+Difficulty = Literal["easy", "hard"]
+DIFFICULTIES = ("easy", "hard")
 
 # name, RGB colour, shape; the order is the order in which categories are handed out per type
 BOX_PALETTE = [("red circle", (215, 40, 40), "circle"), ("blue square", (40, 70, 215), "square"),
@@ -41,17 +49,23 @@ class GeneratorRequest:
     image_height: int = 240
     test_fraction: float = 0.2
     seed: int = 0
+    difficulty: Difficulty = "easy"
+    empty_images: int = 0  # of the complete images, this many (in the train set) show no object at all
 
 
-def make_categories(box: int, point: int, segmentation: int, classification: int) -> list[dict[str, Any]]:
-    for count, palette, kind in ((box, BOX_PALETTE, "box"), (point, POINT_PALETTE, "point"),
+def make_categories(box: int, point: int, segmentation: int, classification: int,
+                    difficulty: Difficulty = "easy") -> list[dict[str, Any]]:
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}, not {difficulty!r}")
+    box_palette = BOX_PALETTE if difficulty == "easy" else [(n, (128, 128, 128), s) for n, s in HARD_SHAPES]
+    for count, palette, kind in ((box, box_palette, "box"), (point, POINT_PALETTE, "point"),
                                  (segmentation, SEGMENTATION_PALETTE, "segmentation")):
         if count > len(palette):
             raise ValueError(f"at most {len(palette)} {kind} categories can be generated, not {count}")
     if classification > len(CLASSIFICATION_NAMES):
         raise ValueError(f"at most {len(CLASSIFICATION_NAMES)} classification categories can be generated")
     categories = []
-    for count, palette, kind in ((box, BOX_PALETTE, "box"), (point, POINT_PALETTE, "point"),
+    for count, palette, kind in ((box, box_palette, "box"), (point, POINT_PALETTE, "point"),
                                  (segmentation, SEGMENTATION_PALETTE, "segmentation")):
         for name, colour, _ in palette[:count]:
             categories.append({"id": str(uuid.uuid4()), "name": name, "type": kind,
@@ -112,11 +126,15 @@ def _overlaps(box: tuple[int, int, int, int], others: list[tuple[int, int, int, 
 
 
 def render_scene(rng: np.random.Generator, categories: list[dict[str, Any]], width: int = 320, height: int = 240,
-                 objects: int = 0, image_id: str = "") -> tuple[np.ndarray, dict[str, list[dict[str, Any]]]]:
-    """Draw one RGB scene with `objects` objects (0: one to three) of the drawable categories.
+                 objects: int = 0, image_id: str = "", difficulty: Difficulty = "easy"
+                 ) -> tuple[np.ndarray, dict[str, list[dict[str, Any]]]]:
+    """Draw one RGB scene with `objects` objects (0: one to three, or to five when hard) of the drawable
+    categories.
 
     Returns the image and its annotations in the Loop's image-data shape.
     """
+    if difficulty == "hard":
+        return render_hard_scene(rng, categories, width, height, objects, image_id)
     image = textured_background(rng, width, height)
     drawable = [c for c in categories if c["name"] in _BY_NAME and c.get("type") in ("box", "point", "segmentation")]
     annotations: dict[str, list[dict[str, Any]]] = {"box_annotations": [], "point_annotations": [],

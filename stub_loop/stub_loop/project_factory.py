@@ -17,7 +17,8 @@ log = logging.getLogger("stub.generator")
 
 def generate_project(store: Store, org: str, request: GeneratorRequest) -> dict[str, Any]:
     categories = make_categories(request.box_categories, request.point_categories,
-                                 request.segmentation_categories, request.classification_categories)
+                                 request.segmentation_categories, request.classification_categories,
+                                 request.difficulty)
     project = request.project_name
     if store.project_exists(org, project):
         store.delete_project(org, project)
@@ -28,8 +29,11 @@ def generate_project(store: Store, org: str, request: GeneratorRequest) -> dict[
     for state in ("complete", "inbox", "annotate", "review"):
         for i in range(getattr(request, state)):
             image_id = str(uuid.uuid4())
-            image, annotations = render_scene(rng, categories, request.image_width, request.image_height,
-                                              request.box_annotations, image_id=image_id)
+            empty = state == "complete" and i < request.empty_images
+            image, annotations = render_scene(rng, [] if empty else categories, request.image_width,
+                                              request.image_height,
+                                              request.box_annotations, image_id=image_id,
+                                              difficulty=request.difficulty)
             record: dict[str, Any] = {"id": image_id, "state": state, "width": request.image_width,
                                       "height": request.image_height,
                                       "tags": [], "source": "generator", "box_detections": [],
@@ -37,7 +41,7 @@ def generate_project(store: Store, org: str, request: GeneratorRequest) -> dict[
                                       "classification_detections": []}
             if state == "complete":
                 record.update(annotations)
-                record["set"] = "test" if test_every and i % test_every == test_every - 1 else "train"
+                record["set"] = "test" if test_every and not empty and i % test_every == test_every - 1 else "train"
             else:
                 record.update({"box_annotations": [], "point_annotations": [], "segmentation_annotations": [],
                                "set": None})

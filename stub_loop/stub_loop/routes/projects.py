@@ -47,6 +47,7 @@ class GeneratorBody(BaseModel):
     test_fraction: float = Field(0.2, ge=0, le=1)
     seed: int = 0
     difficulty: Literal["easy", "hard"] = "easy"
+    empty_images: int = Field(0, ge=0, le=5000)
 
 
 @router.post("/{org}/projects/generator")
