@@ -24,3 +24,8 @@ def model_format_arrivals(stub_url: str, org: str, project: str) -> dict[tuple[s
     """(model id, format) -> how many times an upload of that model format arrived."""
     return {(m["model_id"], m["format"]): m["count"]
             for m in received(stub_url, organization=org, project=project)["models"]}
+
+
+def detection_arrivals(stub_url: str, org: str, project: str) -> dict[str, int]:
+    """image id -> how many times detections for that image arrived."""
+    return {d["image_id"]: d["count"] for d in received(stub_url, organization=org, project=project)["detections"]}

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi import Path as PathParameter
 
 from .received import ReceivedCounts
 from .settings import StubSettings
 from .store import Store
 
 SESSION_COOKIE = "session"
+SQLITE_MAX_INTEGER = 2**63 - 1
 
 
 def get_store(request: Request) -> Store:
@@ -38,6 +40,8 @@ StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[StubSettings, Depends(get_settings)]
 ReceivedDep = Annotated[ReceivedCounts, Depends(get_received)]
 LoggedIn = Depends(require_session)
+# bounded here so that a number SQLite cannot hold is a 422, not an OverflowError deep in the store
+TrainingNumber = Annotated[int, PathParameter(ge=0, le=SQLITE_MAX_INTEGER, description="the training's number")]
 
 
 def public_host(request: Request) -> str:

@@ -3,8 +3,9 @@
 The store keeps an image once and a model format once (a repeat is acknowledged, or answered 409), so what it
 holds cannot show a node that sent something twice. These counters can: each image part pair a detector sends
 (keyed by its identifier and a digest of its JPEG, so two detectors that happen to pick the same identifier are
-not taken for one), and each model-format upload (keyed by model and format), however the stub answered it.
-They live in their own table of the stub's SQLite file, so they survive a restart of the stub like its state.
+not taken for one), each model-format upload (keyed by model and format), however the stub answered it, and
+each image's detections a trainer sends. They live in their own table of the stub's SQLite file, so they survive
+a restart of the stub like its state.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS received (kind TEXT, org TEXT, project TEXT, key TEXT, detail TEXT, count INTEGER,
     first TEXT, last TEXT, PRIMARY KEY (kind, org, project, key));
 """
-IMAGE, MODEL = "image", "model"
+IMAGE, MODEL, DETECTIONS = "image", "model", "detections"
 
 
 class ReceivedCounts:
@@ -64,6 +65,10 @@ class ReceivedCounts:
     def model_format(self, org: str, project: str, model_id: str, fmt: str) -> None:
         self._count(MODEL, org, project, [(f"{model_id}/{fmt}", fmt)])
 
+    def detections(self, org: str, project: str, image_ids: Iterable[str]) -> None:
+        """Count one arrival of the detections of each image of one detections request."""
+        self._count(DETECTIONS, org, project, ((image_id, image_id) for image_id in image_ids))
+
     def _rows(self, kind: str, org: str | None, project: str | None, repeated: bool) -> list[sqlite3.Row]:
         sql = "SELECT * FROM received WHERE kind = ?"
         args: list[Any] = [kind]
@@ -83,8 +88,11 @@ class ReceivedCounts:
         models = [{"organization": r["org"], "project": r["project"], "model_id": r["key"].rpartition("/")[0],
                    "format": r["detail"], "count": r["count"], "first": r["first"], "last": r["last"]}
                   for r in self._rows(MODEL, org, project, repeated)]
-        return {"images": images, "models": models, "summary": {"images": summary(images),
-                                                                "model_formats": summary(models)}}
+        detections = [{"organization": r["org"], "project": r["project"], "image_id": r["key"], "count": r["count"],
+                       "first": r["first"], "last": r["last"]} for r in self._rows(DETECTIONS, org, project, repeated)]
+        return {"images": images, "models": models, "detections": detections,
+                "summary": {"images": summary(images), "model_formats": summary(models),
+                            "detections": summary(detections)}}
 
     def totals(self) -> list[tuple[str, str, str, str, int, int]]:
         """(kind, org, project, format or "", uploads received, received more than once) for /metrics."""
@@ -115,11 +123,18 @@ class ReceivedCollector(Collector):
                                      "repeats and refused ones included", labels=[*labels, "format"])
         model_repeats = GaugeMetricFamily("loop_stub_received_model_upload_repeats", "Uploads of a model format "
                                           "the stub had received before", labels=[*labels, "format"])
+        detections = CounterMetricFamily("loop_stub_received_detections", "Images whose detections arrived in "
+                                         "detections requests, repeats included", labels=labels)
+        detection_repeats = GaugeMetricFamily("loop_stub_received_detection_repeats", "Arrivals of detections for "
+                                              "an image whose detections had arrived before", labels=labels)
         for kind, org, project, fmt, n, extra in self.counts.totals():
             if kind == IMAGE:
                 images.add_metric([org, project], n)
                 image_repeats.add_metric([org, project], extra)
-            else:
+            elif kind == MODEL:
                 models.add_metric([org, project, fmt], n)
                 model_repeats.add_metric([org, project, fmt], extra)
-        yield from (images, image_repeats, models, model_repeats)
+            elif kind == DETECTIONS:
+                detections.add_metric([org, project], n)
+                detection_repeats.add_metric([org, project], extra)
+        yield from (images, image_repeats, models, model_repeats, detections, detection_repeats)

@@ -14,7 +14,7 @@ from stub_loop.grid_model import grid_package
 from tests.conftest import ORG
 from tests.processes import Service
 from tests.prometheus import sample
-from tests.received_counts import image_arrivals, model_format_arrivals, received
+from tests.received_counts import detection_arrivals, image_arrivals, model_format_arrivals, received
 
 
 def jpeg(grey: int) -> bytes:
@@ -71,6 +71,20 @@ def test_repeated_model_formats_are_counted_though_refused(loop: httpx.Client, s
     stub.stop()
     stub.start()
     assert model_format_arrivals(stub.url, ORG, "proj") == {(model["id"], "format_a"): 1, (model["id"], "format_b"): 2}
+
+
+def test_repeated_detections_are_counted_per_image(loop: httpx.Client, stub: Service) -> None:
+    loop.post(f"/{ORG}/projects/generator", json={"project_name": "proj", "complete": 2})
+    first, second = loop.get(f"/{ORG}/projects/proj/data").json()["image_ids"]
+    assert loop.post(f"/{ORG}/projects/proj/detections", json=[{"image_id": first}]).status_code == 200
+    both = [{"image_id": first}, {"image_id": second}]
+    assert loop.post(f"/{ORG}/projects/proj/detections", json=both).status_code == 200
+    assert detection_arrivals(stub.url, ORG, "proj") == {first: 2, second: 1}
+    assert received(stub.url, organization=ORG, project="proj")["summary"]["detections"] == {
+        "received": 3, "distinct": 2, "repeats": 1}
+    metrics = httpx.get(f"{stub.url}/metrics").text
+    assert sample(metrics, "loop_stub_received_detections_total", organization=ORG, project="proj") == 3
+    assert sample(metrics, "loop_stub_received_detection_repeats", organization=ORG, project="proj") == 1
 
 
 def test_bad_filters_get_422(stub: Service) -> None:

@@ -138,6 +138,12 @@ def test_malformed_requests_get_4xx_with_a_message(loop: httpx.Client, stub: Ser
         loop.get(f"/{ORG}/projects/proj/models/nope/onnx/file"),
         loop.post(f"/{ORG}/projects/proj/trainings", json={"base_model_uuid": "nope"}),
         loop.post(f"/{ORG}/projects/proj/trainings"),
+        # found by fuzzing (issue 11 point 6): each was a 500
+        loop.post("/login", data={"username": "tester", "password": "s3cret-päss"}),
+        loop.post("/login", data={"username": "日本語", "password": "s3cret-pass"}),
+        loop.get(f"/{ORG}/projects/proj/trainings/{2**64}"),
+        loop.post(f"/{ORG}/projects/proj/trainings/{-(2**63) - 1}/stop"),
+        loop.put(f"/{ORG}/projects/proj/trainings/{2**63}/models/latest/onnx/file", files={"files": ("m", b"x")}),
     ]
     for response in cases:
         assert 400 <= response.status_code < 500, (response.request.url, response.status_code, response.text)

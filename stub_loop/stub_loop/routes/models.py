@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 
-from ..deps import LoggedIn, StoreDep, get_received, get_settings, get_store, public_host
+from ..deps import LoggedIn, StoreDep, TrainingNumber, get_received, get_settings, get_store, public_host
 from ..packages import check_format, store_model_format
 from ..store import Conflict, NotFound, Store
 
@@ -62,7 +62,8 @@ async def upload_model_format(org: str, project: str, model_id: str, fmt: str, r
 
 
 @router.put("/{org}/projects/{project}/trainings/{number}/models/latest/{fmt}/file", dependencies=[LoggedIn])
-async def upload_training_model(org: str, project: str, number: int, fmt: str, request: Request) -> dict[str, str]:
+async def upload_training_model(org: str, project: str, number: TrainingNumber, fmt: str,
+                                request: Request) -> dict[str, str]:
     """A trainer's new model: the first format creates the model version, later formats join it."""
     store = get_store(request)
     training = await asyncio.to_thread(store.training, org, project, number)

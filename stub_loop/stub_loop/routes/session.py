@@ -25,8 +25,10 @@ def login(response: Response, store: StoreDep, settings: SettingsDep,
           username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "") -> dict[str, str]:
     """Form login; sets the `session` cookie that every protected route and the Socket.IO handshake need."""
     if not settings.open_login:
-        expected = settings.password.get_secret_value()
-        if not (hmac.compare_digest(username, settings.username) and hmac.compare_digest(password, expected)):
+        # compared as UTF-8 bytes: hmac.compare_digest refuses str with non-ASCII characters (a TypeError, a 500)
+        expected = settings.password.get_secret_value().encode()
+        if not (hmac.compare_digest(username.encode(), settings.username.encode())
+                and hmac.compare_digest(password.encode(), expected)):
             log.info("refused login for %r", username)
             raise HTTPException(status_code=401, detail="wrong user name or password")
     token = store.create_session(username)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from loop_shared.schemas import Detections, DetectorStatus
 
-from ..deps import LoggedIn, StoreDep, get_store
+from ..deps import LoggedIn, ReceivedDep, StoreDep, TrainingNumber, get_store
 from ..trainer_hub import NoTrainerError, TrainerHub
 
 router = APIRouter()
@@ -58,12 +58,13 @@ def trainings(org: str, project: str, store: StoreDep) -> dict[str, Any]:
 
 
 @router.get("/{org}/projects/{project}/trainings/{number}")
-def training(org: str, project: str, number: int, store: StoreDep) -> dict[str, Any]:
+def training(org: str, project: str, number: TrainingNumber, store: StoreDep) -> dict[str, Any]:
     return store.training(org, project, number)
 
 
 @router.post("/{org}/projects/{project}/trainings/{number}/{action}")
-async def control_training(org: str, project: str, number: int, action: str, request: Request) -> dict[str, Any]:
+async def control_training(org: str, project: str, number: TrainingNumber, action: str,
+                           request: Request) -> dict[str, Any]:
     """`stop` (finish with the best model so far) or `abort` (discard it)."""
     if action not in ("stop", "abort"):
         raise HTTPException(status_code=404, detail=f"unknown action {action!r}: use stop or abort")
@@ -85,7 +86,8 @@ def trainers(request: Request) -> dict[str, Any]:
 
 
 @router.post("/{org}/projects/{project}/detections", dependencies=[LoggedIn])
-def upload_detections(org: str, project: str, store: StoreDep, body: list[Any] = Body()) -> dict[str, int]:
+def upload_detections(org: str, project: str, store: StoreDep, counts: ReceivedDep,
+                      body: list[Any] = Body()) -> dict[str, int]:
     """The trainer's detection pass: a JSON list of Detections with `image_id`, at most 100 per request."""
     store.require_project(org, project)
     if len(body) > 100:
@@ -94,6 +96,7 @@ def upload_detections(org: str, project: str, store: StoreDep, body: list[Any] =
         items = [Detections.model_validate(d) for d in body]
     except ValidationError as e:
         raise HTTPException(status_code=422, detail=f"invalid detections: {e}") from e
+    counts.detections(org, project, [item.image_id for item in items if item.image_id])  # repeats show here
     stored = 0
     for item in items:
         if not item.image_id:
