@@ -1,7 +1,10 @@
 """A TCP port-forwarder in front of the stub Loop that can play an outage: `forward` passes connections through,
 `refuse` closes its port (connections are refused, as when the Loop's process is gone), `reset` accepts and resets
 every connection at once (a load balancer or port-forwarder with no backend). Leaving `forward` cuts the
-connections under way with a reset too, as a restarting Loop would.
+connections under way with a reset too, as a restarting Loop would. `hold_answers_to` (bytes, e.g. b"/images ")
+makes a Loop that gets a request but whose answer never comes back: once a request line holding it passes on a
+connection, that connection's answers are held back (until `hold_answers_to` is None again), so a node can be
+killed with that request in flight after the Loop has it.
 
     with Proxy("127.0.0.1", stub.port) as proxy:   # nodes use LOOP_HOST=127.0.0.1:{proxy.port}
         proxy.mode = "reset"
@@ -35,6 +38,7 @@ class Proxy:
         self.upstream = (host, port)
         self.port = free_port()
         self.accepted: dict[str, int] = {}
+        self.hold_answers_to: bytes | None = None
         self._mode = "forward"
         self._lock = threading.Lock()
         self._live: set[socket.socket] = set()
@@ -118,14 +122,19 @@ class Proxy:
                     self._listener = None
 
     def _pump(self, a: socket.socket, b: socket.socket) -> None:
-        """Copy bytes both ways until either side closes."""
+        """Copy bytes both ways until either side closes (the answers only while they are not held back)."""
+        held = False
         try:
             while True:
-                readable, _, _ = select.select([a, b], [], [], 1.0)
+                marker = self.hold_answers_to
+                held = held and marker is not None
+                readable, _, _ = select.select([a] if held else [a, b], [], [], 0.2)
                 for source in readable:
                     data = source.recv(65536)
                     if not data:
                         return
+                    if source is a and marker is not None and marker in data.partition(b"\r\n")[0]:
+                        held = True
                     (b if source is a else a).sendall(data)
         except (OSError, ValueError):  # reset by a mode change, or by either side
             return

@@ -1,9 +1,10 @@
-"""A detector under a stream of images with an upload quota: exactly the quota reaches the Loop, with the rule's
-tag, and the count holds across a restart."""
+"""A detector under a stream of images with an upload quota: exactly the quota reaches the Loop (counted at the
+stub's wire, every arrival), with the rule's tag, and the count holds across a restart."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 from stub_loop.grid_model import grid_package
 from tests.conftest import ORG, node_env
 from tests.processes import Service, wait_until
+from tests.received_counts import image_arrivals
 
 PROJECT = "quota"
 RULES = json.dumps({"rules": [{"type": "random", "fraction": 1.0, "tag": "sampled"}], "quota": {"per_hour": 50}})
@@ -49,6 +51,7 @@ def test_a_quota_of_50_an_hour_lets_exactly_50_of_1000_images_through_across_a_r
     stream(detector, 30, 0)
     assert metric(detector, 'loop_detector_active_learning_picks_total{rule="sampled"}') == 30
     wait_until(lambda: metric(detector, "loop_detector_outbox_uploaded_total") == 30, 60, "30 images sent")
+    assert sorted(image_arrivals(stub.url, ORG, PROJECT).values()) == [1] * 30  # counted at the wire
     detector.stop()
     detector.start()
     detector.wait_ready(path="/ready")
@@ -65,3 +68,10 @@ def test_a_quota_of_50_an_hour_lets_exactly_50_of_1000_images_through_across_a_r
     ids = loop.get(f"/{ORG}/projects/{PROJECT}/data", params={"state": "inbox"}).json()["image_ids"]
     stored = loop.get(f"/{ORG}/projects/{PROJECT}/images", params={"ids": ",".join(ids)}).json()["images"]
     assert len(stored) == 50 and all(image["tags"] == ["sampled"] for image in stored)
+    # at the wire, every arrival counted (repeats included): exactly 50 uploads, each image once, and they are the
+    # tagged images the stub stored
+    time.sleep(1.5)
+    arrivals = image_arrivals(stub.url, ORG, PROJECT)
+    assert sum(arrivals.values()) == 50 and set(arrivals.values()) == {1}
+    assert {key.partition("#")[0] for key in arrivals} == {image["uploaded_as"].removeprefix("image_")
+                                                           for image in stored}

@@ -18,6 +18,7 @@ from stub_loop.grid_model import grid_package
 from tests.conftest import ORG, node_env
 from tests.processes import Service, wait_until
 from tests.prometheus import sample
+from tests.received_counts import model_format_arrivals
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
@@ -90,9 +91,11 @@ def test_seed_scenario_and_a_corrupt_package_that_does_not_block(
 def test_two_replicas_convert_each_model_once(
         stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> None:
     loop.post(f"/{ORG}/projects/generator", json={"project_name": "demo", "complete": 0})
+    ids = []
     for i in range(3):
         package = grid_package(tmp_path / f"m{i}.zip", conv=True)
-        loop.post(f"/{ORG}/projects/demo/format_a", files={"files": (package.name, package.read_bytes())})
+        ids.append(loop.post(f"/{ORG}/projects/demo/format_a", files={"files": (package.name, package.read_bytes())}
+                             ).json()["id"])
     replicas = [start_node("loop-converter", {**converter_env(stub, tmp_path / f"c{i}"), "LOOP_REPLICAS": "2",
                                               "LOOP_REPLICA_INDEX": str(i)}) for i in range(2)]
 
@@ -109,6 +112,9 @@ def test_two_replicas_convert_each_model_once(
     counts = {result: [sample(httpx.get(f"{r.url}/metrics").text, "loop_converter_conversions_total",
                               result=result) for r in replicas] for result in ("converted", "skipped", "failed")}
     assert sum(counts["converted"]) == 3 and counts["skipped"] == [0, 0] and counts["failed"] == [0, 0], counts
+    # and at the wire: every upload that arrived at the stub, repeats and refused ones included, one per format
+    assert model_format_arrivals(stub.url, ORG, "demo") == {
+        **{(model_id, "format_a"): 1 for model_id in ids}, **{(model_id, "format_b"): 1 for model_id in ids}}
     for replica in replicas:
         assert "Traceback" not in replica.log() and "failed to convert" not in replica.log()
 

@@ -19,9 +19,12 @@ import numpy as np
 import pytest
 import socketio
 
+from chaos.proxy import Proxy
 from stub_loop.grid_model import grid_categories, grid_package
 from tests.conftest import ORG, node_env
 from tests.processes import Service, wait_until
+from tests.prometheus import sample
+from tests.received_counts import image_arrivals
 
 PROJECT = "detproj"
 
@@ -276,6 +279,33 @@ def test_new_version_swaps_in_under_continuous_requests_without_failures(
     assert ("blue", 0, 0) in {(b["category_name"], b["x"], b["y"]) for b in last["box_detections"]}
 
 
+def test_a_slow_build_shows_as_building_in_ready_and_about_while_the_old_model_serves(
+        stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> None:
+    gate = tmp_path / "let the build finish"
+    detector = start_detector(stub, loop, start_node, tmp_path, SLOW_BUILD_GATE=str(gate),
+                              LOOP_DETECTOR_LOGIC="tests.e2e.plugins:SlowBuildDetector")
+    assert httpx.get(f"{detector.url}/ready").json()["building"] is None
+    upload_model(loop, tmp_path, "v2")
+    deploy(loop, "1.1")
+
+    def building() -> dict | None:
+        about = httpx.get(f"{detector.url}/about").json()
+        return about["building"] if about["model_info"]["version"] == "1.0" else None
+
+    wait_until(lambda: (building() or {}).get("version") == "1.1", what="version 1.1 building in /about")
+    ready = httpx.get(f"{detector.url}/ready")
+    assert ready.status_code == 200 and ready.json()["model_version"] == "1.0"
+    assert ready.json()["building"]["version"] == "1.1" and ready.json()["building"]["format"] == "onnx"
+    assert httpx.post(f"{detector.url}/detect", files={"file": jpeg_of(scene())}).json()["model_version"] == "1.0"
+    time.sleep(1)  # still building: nothing finishes it but the gate
+    assert (building() or {}).get("version") == "1.1"
+    gate.touch()
+    wait_until(lambda: httpx.get(f"{detector.url}/about").json()["model_info"]["version"] == "1.1",
+               what="version 1.1 serving")
+    about, ready = httpx.get(f"{detector.url}/about").json(), httpx.get(f"{detector.url}/ready").json()
+    assert about["building"] is None and ready["building"] is None and ready["model_version"] == "1.1"
+
+
 def test_broken_model_is_reported_and_the_old_one_keeps_serving(
         detector: Service, loop: httpx.Client, tmp_path: Path) -> None:
     broken = tmp_path / "broken.zip"
@@ -308,18 +338,54 @@ def test_restart_without_the_loop_serves_the_cached_model_and_keeps_the_mode(
     assert httpx.get(f"{detector.url}/model_version").json()["version_control"] == "pause"
 
 
-def test_kill_9_loses_nothing_and_uploads_nothing_twice(
+def test_kill_9_loses_nothing_and_repeats_at_most_the_request_in_flight(
         stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> None:
-    detector = start_detector(stub, loop, start_node, tmp_path, LOOP_OUTBOX_BACKOFF_CAP="1")
-    stub.stop()  # the Loop goes away: accepted images wait in the outbox
-    for i in range(20):
-        image = scene()
-        image[100:120, 100:120] = (i * 10, 0, 0)
-        response = httpx.post(f"{detector.url}/detect", files={"file": jpeg_of(image)}, headers={"autoupload": "all"})
-        assert response.status_code == 200
-    detector.kill()
-    stub.start()
-    detector.start()
-    wait_until(lambda: len(inbox_images(loop)) >= 20, timeout=30, what="20 images in the inbox")
-    time.sleep(1.5)
-    assert len(inbox_images(loop)) == 20
+    """Counted at the stub's wire, every arrival (tests/received_counts.py). A kill -9 while the Loop is away
+    repeats nothing. A kill -9 while an upload is in flight (the Loop has it, its answer never comes back) repeats
+    exactly that request's images, the restarted detector's journal names them, and after a start a request holds
+    one image (slow start), so a detector that crashes again and again re-sends one image per crash."""
+    with Proxy("127.0.0.1", stub.port) as proxy:
+        detector = start_detector(stub, loop, start_node, tmp_path, LOOP_HOST=f"127.0.0.1:{proxy.port}",
+                                  LOOP_OUTBOX_BACKOFF_CAP="1")
+        proxy.mode = "refuse"  # the Loop goes away: accepted images wait in the outbox
+        for i in range(20):
+            image = scene()
+            image[100:120, 100:120] = (i * 10, 0, 0)
+            response = httpx.post(f"{detector.url}/detect", files={"file": jpeg_of(image)},
+                                  headers={"autoupload": "all"})
+            assert response.status_code == 200
+        detector.kill()
+
+        def arrivals() -> int:
+            return sum(image_arrivals(stub.url, ORG, PROJECT).values())
+
+        def interrupted() -> float:  # what the restarted detector's journal names as in flight at the crash
+            return sample(httpx.get(f"{detector.url}/metrics").text, "loop_detector_outbox_interrupted_total") or 0
+
+        assert arrivals() == 0
+        proxy.mode = "forward"
+        proxy.hold_answers_to = b"/images HTTP"
+        in_flight, named = [], []
+        for _ in range(3):
+            before = arrivals()
+            detector.start()
+            named.append(interrupted())
+            wait_until(lambda: arrivals() > before, timeout=30, what="an upload at the stub")  # noqa: B023
+            time.sleep(0.5)  # one request at a time: nothing else can arrive meanwhile
+            in_flight.append(arrivals() - before)
+            detector.kill()
+        proxy.hold_answers_to = None
+        detector.start()
+        named.append(interrupted())
+        wait_until(lambda: len(image_arrivals(stub.url, ORG, PROJECT)) >= 20, timeout=60, what="20 images")
+        wait_until(lambda: sum(sample(httpx.get(f"{detector.url}/metrics").text, "loop_detector_outbox_items",
+                                      queue=q) or 0 for q in ("normal", "priority")) == 0,
+                   timeout=30, what="an empty outbox")
+        time.sleep(1.5)
+
+    counts = image_arrivals(stub.url, ORG, PROJECT)
+    repeats = sum(n - 1 for n in counts.values())
+    assert len(counts) == 20 and len(inbox_images(loop)) == 20  # nothing lost
+    assert in_flight == [1, 1, 1]  # slow start: the first request after a start holds one image
+    assert repeats == sum(in_flight)  # each crash repeated exactly the images of the request in flight
+    assert named == [0, 1, 1, 1]  # the kill while the Loop was away interrupted nothing; the journal named each
