@@ -1,6 +1,7 @@
 """Continuous requests against the detectors' published port, for the swarm test: `/detect` clients and an `/upload`
-client sending a distinct image each time. Every request's outcome is recorded, an unexpected exception in a
-client thread too (it fails the test instead of ending the thread silently)."""
+client sending a distinct image each time. Every request's outcome is recorded with when it started and ended (so a
+test can tell the requests in flight at a moment from those sent after it), an unexpected exception in a client
+thread too (it fails the test instead of ending the thread silently)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,17 @@ def distinct_jpeg(n: int) -> bytes:
     return cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
 
 
+@dataclass(frozen=True)
+class Failure:
+    path: str
+    started: float  # time.monotonic()
+    ended: float
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.error}"
+
+
 @dataclass
 class Load:
     url: str
@@ -30,7 +42,7 @@ class Load:
     detect_clients: int = 3
     first: int = 0  # numbers of the distinct upload images start after this
     ok: int = 0
-    failures: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
     accepted: set[str] = field(default_factory=set)  # sha256 prefixes of the images /upload answered 200 for
     crashes: list[BaseException] = field(default_factory=list)
 
@@ -47,6 +59,13 @@ class Load:
     def in_flight(self) -> int:
         return self._in_flight
 
+    def failed_between(self, start: float, end: float) -> tuple[list[Failure], list[Failure]]:
+        """The failures of requests in flight at some moment of [start, end], and those of requests sent after it."""
+        with self._lock:
+            failures = list(self.failures)
+        in_flight = [f for f in failures if f.started <= end and f.ended >= start]
+        return in_flight, [f for f in failures if f.started > end]
+
     def _guard(self, loop: object) -> None:
         try:
             loop()  # type: ignore[operator]
@@ -56,25 +75,27 @@ class Load:
     def _request(self, client: httpx.Client, path: str, **kwargs: object) -> httpx.Response | None:
         with self._lock:
             self._in_flight += 1
+        started = time.monotonic()
         try:
             response = client.post(self.url + path, **kwargs)  # type: ignore[arg-type]
         except httpx.HTTPError as e:
             with self._lock:
-                self.failures.append(f"{path}: {type(e).__name__}: {e}")
+                self.failures.append(Failure(path, started, time.monotonic(), f"{type(e).__name__}: {e}"))
             return None
         finally:
             with self._lock:
                 self._in_flight -= 1
         if response.status_code != 200:
             with self._lock:
-                self.failures.append(f"{path}: HTTP {response.status_code}: {response.text[:120]}")
+                self.failures.append(Failure(path, started, time.monotonic(),
+                                             f"HTTP {response.status_code}: {response.text[:120]}"))
             return None
         with self._lock:
             self.ok += 1
         return response
 
     def _client(self) -> httpx.Client:
-        # a connection per request, as many cameras make them: the routing mesh balances connections
+        # a connection per request, as many cameras make them: the balancer balances connections
         return httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
 
     def _detect(self) -> None:

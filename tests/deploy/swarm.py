@@ -66,6 +66,17 @@ class Swarm:
         tasks = self.tasks(name)
         return len(tasks) == replicas and all(t["state"] == "running" and t["container"] for t in tasks)
 
+    def address(self, container: str) -> str:
+        """The container's address on the stack's network (the one the balancer connects to)."""
+        networks = json.loads(docker("inspect", "--format", "{{json .NetworkSettings.Networks}}", container))
+        return str(networks[f"{self.stack}_default"]["IPAddress"])
+
+    def logs(self, name: str) -> str:
+        """The service's log so far, stdout and stderr of every task."""
+        result = subprocess.run(["docker", "service", "logs", "--raw", "--no-trunc", self.service(name)],
+                                capture_output=True, text=True, timeout=60)
+        return result.stdout + result.stderr
+
     def healthy(self, container: str) -> bool:
         state = docker("inspect", "--format", "{{.State.Health.Status}}", container, check=False).strip()
         return state == "healthy"

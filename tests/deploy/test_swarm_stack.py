@@ -1,7 +1,8 @@
 """`make swarm-e2e`: deploy/swarm/stack.yml on a single-node Docker Swarm of this machine (the images are local,
-built by `make images`). Three detector replicas answer on one published port; one is killed under continuous
-requests; a rolling update to a new image tag; three converter replicas convert a batch of models. What reached the
-Loop is counted at the stub's receive counters. The stack is removed (and a swarm we created left) even on failure.
+built by `make images`). Three detector replicas answer on one published port (the stack's balancer); one is killed
+under continuous requests; a rolling update to a new image tag; three converter replicas convert a batch of models.
+What reached the Loop is counted at the stub's receive counters, what the balancer saw in its log. The stack needs no
+IPVS (this machine's kernel has none). The stack is removed (and a swarm we created left) even on failure.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,29 +42,29 @@ def swarm() -> Iterator[Swarm]:
         swarm.ensure()
         swarm.deploy(env)
         bounded(lambda: swarm.running("loop", 1), 180, "the stub Loop running")
-        if not routing_mesh_works():
-            pytest.skip("Swarm's routing mesh does not work on this machine: its kernel has no IPVS "
-                        "(/proc/net/ip_vs is missing), so neither published ports nor service addresses answer")
+        bounded(stub_answers, 60, f"the stub Loop answering on its published port {STUB_PORT}")
+        bounded(lambda: swarm.running("balancer", 1), 120, "the balancer running")
         bounded(lambda: swarm.running("detector", REPLICAS), 300, "3 detector replicas running and healthy")
         bounded(lambda: swarm.running("converter", REPLICAS), 240, "3 converter replicas running")
         yield swarm
+    except BaseException:
+        print("\nthe balancer's log:\n" + swarm.logs("balancer")[-4000:])
+        raise
     finally:
         docker("rmi", ROLLED, check=False)
         swarm.cleanup([*VOLUMES, f"{STACK}_loop-data"])
 
 
-def routing_mesh_works() -> bool:
-    """The stub's published port answers within a minute (it does wherever the kernel has IPVS)."""
-    if Path("/proc/net/ip_vs").exists():
-        return True  # a failure to answer later is then a failure of ours, not of the machine
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{STUB}/api/status", timeout=5).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            time.sleep(2)
-    return False
+def stub_answers() -> bool:
+    try:
+        return httpx.get(f"{STUB}/api/status", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def cuts(swarm: Swarm) -> list[str]:
+    """The balancer's log lines for connections a detector closed after a request came, before any answer."""
+    return [line for line in swarm.logs("balancer").splitlines() if "closed a connection without answering" in line]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,7 @@ def loop(swarm: Swarm) -> Iterator[httpx.Client]:
         yield client
 
 
-def received(loop: httpx.Client, project: str) -> dict:
+def received(loop: httpx.Client, project: str) -> dict[str, Any]:
     return dict(loop.get("/stats/received", params={"organization": ORG, "project": project}).json())
 
 
@@ -129,28 +131,37 @@ def test_converter_replicas_convert_a_batch_each_model_exactly_once(
 
 
 def test_killing_a_replica_under_load_loses_no_accepted_upload(swarm: Swarm, loop: httpx.Client) -> None:
-    before = swarm.tasks("detector")
-    victim = next(t for t in before if t["slot"] == 2)
+    victim = next(t for t in swarm.tasks("detector") if t["slot"] == 2)
+    address = swarm.address(victim["container"])
+    cut_before = len(cuts(swarm))
     load = Load(DETECTOR, demo_image(), first=0).start()
     try:
         time.sleep(5)
-        in_flight = load.in_flight
+        in_flight = load.in_flight  # on all three replicas, a moment before the kill
+        kill_started = time.monotonic()
         docker("kill", victim["container"])
-        killed_at = time.monotonic()
+        kill_ended = time.monotonic()
         bounded(lambda: swarm.running("detector", REPLICAS) and victim["container"] not in
                 {t["container"] for t in swarm.tasks("detector")}, 180, "the killed slot replaced and healthy")
-        replaced = time.monotonic() - killed_at
+        replaced = time.monotonic() - kill_ended
         time.sleep(5)
     finally:
         load.stop()
+    at_kill, after_kill = load.failed_between(kill_started, kill_ended)
+    cut = cuts(swarm)[cut_before:]
     bounded(lambda: load.accepted <= set(arrived(loop)), 120, "every accepted upload at the stub")
     counts = arrived(loop)
     repeats = {k: n for k, n in counts.items() if k in load.accepted and n > 1}
-    print(f"\nkill: {load.ok} requests answered, {len(load.failures)} failed (requests in flight on all replicas at "
-          f"the kill: {in_flight}); slot 2 back in {replaced:.0f} s; {len(load.accepted)} uploads accepted, all "
-          f"at the stub, {len(repeats)} of them twice; failures: {load.failures[:5]}")
+    print(f"\nkill: {load.ok} requests answered, {len(load.failures)} failed, {len(at_kill)} of them in flight at the "
+          f"kill (on all replicas, a moment before it: {in_flight}), {len(after_kill)} sent after it; the balancer saw "
+          f"{len(cut)} connections cut, {sum(f'{address}:8004 closed' in line for line in cut)} by the killed task "
+          f"({address}); slot 2 "
+          f"back in {replaced:.0f} s; {len(load.accepted)} uploads accepted, all at the stub, {len(repeats)} of them "
+          f"twice; failures: {[str(f) for f in load.failures[:5]]}")
     assert load.ok > 50
-    assert len(load.failures) <= in_flight + 1, load.failures  # the killed task's in-flight requests, at most
+    assert after_kill == [], after_kill  # the balancer steers every later request around the dead task
+    assert all(f" {address}:8004 closed" in line for line in cut), cut  # only the killed task cut any
+    assert len(at_kill) == len(load.failures) <= len(cut)  # each failure is a request cut on the killed task
     assert len(repeats) <= 1  # at most the one upload in flight on the killed task
 
 
@@ -170,7 +181,8 @@ def test_rolling_update_to_a_new_tag_fails_no_request(swarm: Swarm, loop: httpx.
     images = {t["image"] for t in swarm.tasks("detector")}
     bounded(lambda: load.accepted <= set(arrived(loop)), 120, "every accepted upload at the stub")
     print(f"\nrolling update to {ROLLED}: {state} in {took:.0f} s; {load.ok} requests answered, {len(load.failures)} "
-          f"failed; {len(load.accepted)} uploads accepted, all at the stub; failures: {load.failures[:5]}")
+          f"failed; {len(load.accepted)} uploads accepted, all at the stub; failures: "
+          f"{[str(f) for f in load.failures[:5]]}")
     assert state == "completed" and images == {ROLLED}
     assert load.failures == [] and load.ok > 50
 

@@ -27,8 +27,27 @@ def test_detectors_roll_start_first_with_rollback_and_are_healthy_only_when_read
     assert detector["deploy"]["rollback_config"]["order"] == "start-first"
     assert detector["healthcheck"]["test"][-1] == "/ready"
     assert detector["environment"]["LOOP_REPLICA_ID"] == "{{.Task.Slot}}"
-    assert detector["ports"] == [{"target": 8004, "published": "${DETECTOR_PORT:-8004}", "mode": "ingress"}]
+    assert "ports" not in detector  # they answer through the balancer
     assert default(detector["deploy"]["replicas"]) == "3"
+
+
+def test_nothing_needs_ipvs_no_virtual_ip_and_no_routing_mesh() -> None:
+    """Swarm's virtual IPs and ingress ports are IPVS; kernels without it (this machine's) answer neither."""
+    for name, service in services.items():
+        assert service["deploy"]["endpoint_mode"] == "dnsrr", name
+        assert all(port["mode"] == "host" for port in service.get("ports", [])), name
+
+
+def test_the_balancer_publishes_the_detectors_port_on_every_node_and_balances_over_their_tasks() -> None:
+    balancer = services["balancer"]
+    assert balancer["deploy"]["mode"] == "global"
+    assert balancer["ports"] == [{"target": 8004, "published": "${DETECTOR_PORT:-8004}", "mode": "host"}]
+    command = balancer["command"]
+    assert command[command.index("--backend") + 1] == "tasks.detector:8004"
+    [config] = balancer["configs"]
+    assert command[1] == config["target"]
+    assert (STACK_FILE.parent / stack["configs"][config["source"]]["file"]).is_file()
+    assert balancer["image"] == services["detector"]["image"]  # no image of its own to build or pull
 
 
 def test_every_replicated_node_has_a_volume_per_slot() -> None:
