@@ -56,14 +56,15 @@ class Backends:
             await asyncio.sleep(every)
 
     def candidates(self) -> list[Address]:
-        """Every known address once, starting with the next in turn; those held off after a failure go last."""
-        addresses = self.addresses
-        if not addresses:
-            return []
-        start = next(self._turn) % len(addresses)
-        ordered = addresses[start:] + addresses[:start]
+        """Every known address once: those not held off after a failure in turn, starting with the next, then the
+        held-off ones (tried last rather than never: they may be back)."""
         now = time.monotonic()
-        return sorted(ordered, key=lambda a: self._down_until.get(a, 0) > now)  # stable: the turn order stays
+        ready = [a for a in self.addresses if self._down_until.get(a, 0) <= now]
+        held = [a for a in self.addresses if self._down_until.get(a, 0) > now]
+        if ready:
+            start = next(self._turn) % len(ready)
+            ready = ready[start:] + ready[:start]
+        return ready + held
 
     def failed(self, address: Address) -> None:
         self._down_until[address] = time.monotonic() + self.hold_off

@@ -25,7 +25,7 @@ STACK, PREFIX, ORG = "loop-e2e", "loop-e2e", "zauberzeug"
 STUB_PORT, DETECTOR_PORT = 18000, 18004
 STUB, DETECTOR = f"http://127.0.0.1:{STUB_PORT}", f"http://127.0.0.1:{DETECTOR_PORT}"
 ROLLED = "loop-nodes/detector:e2e-rolled"
-REPLICAS, MODELS = 3, 12
+REPLICAS, MODELS = 3, 30
 VOLUMES = [f"{PREFIX}-{service}-{slot}" for service in ("detector", "converter", "trainer") for slot in (1, 2, 3)]
 
 
