@@ -99,7 +99,8 @@ down:
 e2e: images
 	COMPOSE="$(COMPOSE)" $(BIN)/pytest -m docker tests/docker -s -p no:cacheprovider
 
-# Docker Swarm (deploy/swarm/stack.yml); the images are local, so no registry is needed on a single node.
+# Docker Swarm (deploy/swarm/stack.yml); the images are local, so no registry is needed on a single node. The stack
+# needs no IPVS (no routing mesh, no virtual IPs): the detectors answer through deploy/swarm/balancer.py.
 # LOOP_* settings come from the environment or .env (e.g. the real Loop's address and credentials).
 STACK ?= loop
 swarm-up: images
@@ -107,7 +108,7 @@ swarm-up: images
 	  docker swarm init --advertise-addr 127.0.0.1; fi
 	set -a; if [ -f .env ]; then . ./.env; fi; set +a; \
 	  docker stack deploy --resolve-image never -c deploy/swarm/stack.yml $(STACK)
-	@echo "stub Loop http://localhost:$${STUB_PORT:-8000}  detectors :$${DETECTOR_PORT:-8004}  (make swarm-down to stop)"
+	@echo "stub Loop http://localhost:$${STUB_PORT:-8000}  detectors :$${DETECTOR_PORT:-8004} (the balancer)  (make swarm-down to stop)"
 
 swarm-down:
 	docker stack rm $(STACK)
