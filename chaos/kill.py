@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import stub_loop, table
+from tests.received_counts import detection_arrivals, image_arrivals, model_format_arrivals
 
 from .memory import large_jpeg
 from .proxy import Proxy
@@ -23,9 +24,6 @@ from .stack import ORG, deploy_grid_model, node_env, nodes
 PROJECT = "kill"
 
 
-def received(stub_url: str, kind: str, project: str = PROJECT) -> dict[str, int]:
-    answer = httpx.get(f"{stub_url}/api/stub/received", params={"organization": ORG, "project": project}).json()
-    return dict(answer["received"].get(kind, {}))
 
 
 def metric(url: str, name: str) -> float:
@@ -33,6 +31,12 @@ def metric(url: str, name: str) -> float:
         if line.startswith(name + " ") or line.startswith(name + "{"):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def waiting(url: str) -> float:
+    """Images in the detector's outbox, both queues."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines()
+               if line.startswith("loop_detector_outbox_items{"))
 
 
 def feed(url_of: list[str], stop: threading.Event, accepted: list[int]) -> None:
@@ -69,7 +73,9 @@ def detector_run(work: Path, images: int, kills: int, finding: Finding) -> None:
         proxy.mode = "forward"  # phase 2: the outbox delivers; kill it while it does
         interrupted, upload_kills = 0.0, 0
         deadline = time.monotonic() + 600
-        while len(received(stub.url, "images")) < len(accepted) and time.monotonic() < deadline:
+        # until the outbox is empty too: an image stored just before a kill, its 200 never sent, arrives as well
+        while (len(image_arrivals(stub.url, ORG, PROJECT)) < len(accepted) or waiting(detector.url)) \
+                and time.monotonic() < deadline:
             if upload_kills < kills:
                 time.sleep(rng.uniform(0.1, 1.0))
                 detector.kill()
@@ -78,7 +84,7 @@ def detector_run(work: Path, images: int, kills: int, finding: Finding) -> None:
                 interrupted += metric(detector.url, "loop_detector_outbox_interrupted_total")
             else:
                 time.sleep(0.5)
-        counts = received(stub.url, "images")
+        counts = image_arrivals(stub.url, ORG, PROJECT)
         lost = len(accepted) - len(counts)
         duplicates = sum(c - 1 for c in counts.values())
         finding.check(lost <= 0, f"{lost} accepted images never reached the Loop")
@@ -120,8 +126,9 @@ def trainer_run(work: Path, kills: int, finding: Finding) -> None:
                 time.sleep(1)
         training = loop.get(f"/{ORG}/projects/{project}/trainings/1").json()
         models = loop.get(f"/{ORG}/projects/{project}/models").json()["models"]
-        uploads = received(stub.url, "training_models", project)
-        detections = received(stub.url, "detections", project)
+        uploads = {f"{model_id[:8]}…/{fmt}": n for (model_id, fmt), n in
+                   model_format_arrivals(stub.url, ORG, project).items()}
+        detections = detection_arrivals(stub.url, ORG, project)
         repeated = {k: v for k, v in detections.items() if v > 1}
         finding.check(training["state"] == "done", f"the training ended {training['state']}")
         finding.check(len(models) == 1, f"{len(models)} models for one training")

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import stub_loop, table
+from tests.received_counts import image_arrivals
 
 from .proxy import Proxy
 from .report import Finding
@@ -22,11 +23,6 @@ from .stack import ORG, deploy_grid_model, node_env, nodes
 from .wire import SynCounter
 
 PROJECT = "outage"
-
-
-def received_images(stub_url: str) -> dict[str, int]:
-    answer = httpx.get(f"{stub_url}/api/stub/received", params={"organization": ORG, "project": PROJECT}).json()
-    return dict(answer["received"].get("images", {}))
 
 
 def feed(url: str, seconds: float, every: float, accepted: list[int], failed: list[str]) -> None:
@@ -81,7 +77,7 @@ def run(work: Path, seconds: float = 60.0, backoff_cap: float = 60.0, quick: boo
             if mode == "reset":
                 attempts_seen = {name: p.accepted.get("reset", 0) for name, p in proxies.items()}
                 attempts = {k: v if v is not None else attempts_seen[k] for k, v in attempts.items()}
-            before = sum(received_images(stub.url).values())
+            before = sum(image_arrivals(stub.url, ORG, PROJECT).values())
             for proxy in proxies.values():
                 proxy.mode = "forward"
             back = time.monotonic()
@@ -89,10 +85,10 @@ def run(work: Path, seconds: float = 60.0, backoff_cap: float = 60.0, quick: boo
             first = None
             deadline = back + backoff_cap + 60
             while time.monotonic() < deadline:
-                count = sum(received_images(stub.url).values())
+                count = sum(image_arrivals(stub.url, ORG, PROJECT).values())
                 if first is None and count > before:
                     first = time.monotonic() - back
-                if len(received_images(stub.url)) >= accepted_total:
+                if len(image_arrivals(stub.url, ORG, PROJECT)) >= accepted_total:
                     break
                 time.sleep(0.2)
             drained = time.monotonic() - back
@@ -110,7 +106,7 @@ def run(work: Path, seconds: float = 60.0, backoff_cap: float = 60.0, quick: boo
                                  f"came back, all delivered after {drained:.1f} s")
             finding.figures[mode] = {"attempts": attempts, "outage_s": round(outage, 1),
                                      "resumed_after_s": first and round(first, 1), "drained_s": round(drained, 1)}
-        counts = received_images(stub.url)
+        counts = image_arrivals(stub.url, ORG, PROJECT)
         twice = {k: v for k, v in counts.items() if v > 1}
         finding.check(len(counts) == accepted_total, f"{accepted_total} accepted, {len(counts)} arrived")
         finding.check(not twice, f"{len(twice)} images arrived more than once")
