@@ -143,6 +143,8 @@ def run(work: Path, images: int = 1000, kills: int = 10, trainer_kills: int = 8)
     finding = Finding("kill -9", "no accepted image lost; every image the Loop receives twice was in the request a "
                       "crash interrupted (at most that request's images per crash); a training killed at random "
                       "moments completes once with one model")
+    for part in ("detector-run", "trainer-run/t"):
+        (work / part).mkdir(parents=True, exist_ok=True)  # where the stub Loops write their logs
     detector_run(work / "detector-run", images, kills, finding)
     trainer_run(work / "trainer-run", trainer_kills, finding)
     return finding
