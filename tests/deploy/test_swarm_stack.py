@@ -179,6 +179,15 @@ def test_rolling_update_to_a_new_tag_fails_no_request(swarm: Swarm, loop: httpx.
     finally:
         load.stop()
     images = {t["image"] for t in swarm.tasks("detector")}
+    if load.failures:  # when and where: the failures on the clock of the balancer's log, and what it saw
+        offset = time.time() - time.monotonic()
+        print("\nfailed at: " + " ".join(time.strftime("%H:%M:%S", time.gmtime(f.started + offset)) +
+                                      f".{int((f.started + offset) % 1 * 1000):03d}" for f in load.failures))
+        print("\n".join(line for line in swarm.logs("balancer").splitlines()
+                        if "backends:" in line or "closed a connection" in line or "does not answer" in line))
+        for name in ("detector", "balancer"):  # a balancer restarted (its port then resets) shows here too
+            print(docker("service", "ps", "--no-trunc", "--format", "{{.Name}} {{.Image}} {{.CurrentState}} "
+                         "{{.Error}}", swarm.service(name)))
     bounded(lambda: load.accepted <= set(arrived(loop)), 120, "every accepted upload at the stub")
     print(f"\nrolling update to {ROLLED}: {state} in {took:.0f} s; {load.ok} requests answered, {len(load.failures)} "
           f"failed; {len(load.accepted)} uploads accepted, all at the stub; failures: "
