@@ -27,6 +27,7 @@ from tests.prometheus import sample
 from tests.received_counts import image_arrivals
 
 PROJECT = "detproj"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def scene() -> np.ndarray:
@@ -282,7 +283,7 @@ def test_new_version_swaps_in_under_continuous_requests_without_failures(
 def test_a_slow_build_shows_as_building_in_ready_and_about_while_the_old_model_serves(
         stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> None:
     gate = tmp_path / "let the build finish"
-    detector = start_detector(stub, loop, start_node, tmp_path, SLOW_BUILD_GATE=str(gate),
+    detector = start_detector(stub, loop, start_node, tmp_path, SLOW_BUILD_GATE=str(gate), PYTHONPATH=str(ROOT),
                               LOOP_DETECTOR_LOGIC="tests.e2e.plugins:SlowBuildDetector")
     assert httpx.get(f"{detector.url}/ready").json()["building"] is None
     upload_model(loop, tmp_path, "v2")
