@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from loop_converter.accuracy import measure
 from loop_converter.onnx_converters import OnnxFp16Converter, OnnxInt8Converter
 from loop_shared.model_package import extract_package, read_model_json
 
@@ -30,8 +31,10 @@ def session_time(path: Path, runs: int) -> float:
     return percentiles(samples)["p50"]
 
 
-def run(work: Path, models: dict[str, tuple[Path, int]], calibration: list[Path]) -> str:
-    rows = []
+def run(work: Path, models: dict[str, tuple[Path, int]], calibration: list[Path],
+        test_images: dict[str, list[Path]]) -> str:
+    """`test_images`: per model, images none of the calibration saw, for the accuracy of each conversion."""
+    rows, accuracy = [], []
     for name, (package, runs) in models.items():
         source = extract_package(package, work / f"conv-src-{name.split()[0]}", require_model_json=False)
         base_time, base_size = session_time(source / "model.onnx", runs), (source / "model.onnx").stat().st_size
@@ -47,7 +50,19 @@ def run(work: Path, models: dict[str, tuple[Path, int]], calibration: list[Path]
             kind = additions.get("quantization") or additions.get("precision")
             rows.append([name, f"{converter.target_format}: {kind} (converted in {took:.1f} s)",
                          f"{(target / 'model.onnx').stat().st_size / 1e6:.2f}", ms(t), f"{base_time / t:.2f}"])
+            if name in test_images:
+                figures = measure(source / "model.onnx", target / "model.onnx", test_images[name],
+                                  read_model_json(source))
+                accuracy.append([name, converter.target_format, str(len(test_images[name])),
+                                 f"{figures['map50_vs_source']:.3f}", f"**{figures['accuracy_drop']:.3f}**",
+                                 f"{figures['score_drift_mean']:.3f}"])
     return "\n".join(["## Converter", "",
                       "ONNX Runtime on CPU, one intra-op thread, `session.run` p50 on the model's input size. "
                       "INT8 is calibrated (static, QDQ) on 32 of the project's images.", "",
-                      table(["model", "format", "size (MB)", "run p50 (ms)", "speed-up"], rows), ""])
+                      table(["model", "format", "size (MB)", "run p50 (ms)", "speed-up"], rows), "",
+                      "Accuracy of each conversion of the small model (trained on the `hard` project) on that "
+                      "project's test images, which calibration never saw: mAP@0.5 of the converted model against "
+                      "the source model's own detections (the converter's gate; LOOP_MAX_ACCURACY_DROP, default "
+                      "0.02, is the most the drop may be).", "",
+                      table(["model", "format", "test images", "mAP@0.5 vs source", "drop", "mean score drift"],
+                            accuracy), ""])

@@ -58,7 +58,9 @@ def package_of(model_dir: Path, dest: Path) -> Path:
         summary = json.loads((model_dir / "summary.json").read_text())
         archive.writestr("model.json", json.dumps({"resolution": summary["resolution"],
                                                    "categories": summary["categories"],
-                                                   "output_layout": "ultralytics"}))
+                                                   "output_layout": "ultralytics",
+                                                   "conf_threshold": summary["conf_threshold"],
+                                                   "iou_threshold": summary["iou_threshold"]}))
     return dest
 
 
@@ -133,7 +135,7 @@ def main() -> None:
     try:
         with stub_loop(work) as (stub, loop):
             print("trainer ...", flush=True)
-            trainer_report, trained = trainer_bench.run(work, loop, stub)
+            trainer_report, trained, test_images = trainer_bench.run(work, loop, stub)
             sections.append(trainer_report)
             print(trainer_report, flush=True)
             small = package_of(trained, work / "small.zip")
@@ -141,7 +143,7 @@ def main() -> None:
             print("detector ...", flush=True)
             rows, notes, memory = [], [], {}
             for name, package, jpeg, counts in (
-                    ("small (reference trainer, 256 px)", small, detector_bench.scene_jpeg(320, 240), (300, 600)),
+                    ("small (reference trainer, hard project)", small, detector_bench.scene_jpeg(416, 320), (300, 600)),
                     (f"realistic (YOLOv8n-sized, 640 px, {gflops:.1f} GFLOPs)", realistic,
                      detector_bench.scene_jpeg(640, 480), (30, 96))):
                 r, n, m = detector_bench.bench_model(name, package, jpeg, counts, loop, stub, work, start_node)
@@ -167,7 +169,8 @@ def main() -> None:
             sections.append(section)
             print(section, flush=True)
             print("converter ...", flush=True)
-            section = converter_bench.run(work, {"small": (small, 200), "realistic": (realistic, 15)}, calibration)
+            section = converter_bench.run(work, {"small": (small, 200), "realistic": (realistic, 15)}, calibration,
+                                          {"small": test_images})
             sections.append(section)
             print(section, flush=True)
             print("outbox ...", flush=True)

@@ -26,7 +26,7 @@ def test_hard_scenes_have_small_objects_random_colours_and_exact_boxes(seed: int
         boxes = annotations["box_annotations"]
         counts.append(len(boxes))
         for b in boxes:
-            assert 0 <= b["x"] and b["x"] + b["width"] <= 416 and 0 <= b["y"] and b["y"] + b["height"] <= 320
+            assert b["x"] >= 0 and b["x"] + b["width"] <= 416 and b["y"] >= 0 and b["y"] + b["height"] <= 320
             sizes.append(max(b["width"], b["height"]))
             inner = image[b["y"] + b["height"] // 2, b["x"] + b["width"] // 2].astype(int)
             colours.append(inner)

@@ -1,7 +1,13 @@
-"""Training data for the reference detector: letterboxed images and per-cell targets."""
+"""Training data for the reference detector: the images as they are, augmented samples and per-cell targets.
+
+Training samples are drawn straight from the original images with one affine warp each (random scale, shift and
+horizontal flip), half of them as mosaics of four images, then jittered in colour, blur and noise. Evaluation
+images are letterboxed exactly as the detector does.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,15 +17,16 @@ import numpy as np
 
 from loop_shared.imaging import letterbox as shared_letterbox
 
-from .network import ANCHOR, STRIDE
+from .network import STRIDE
 
-POINT_BOX = 16.0  # points are learned as small boxes around them; the detector reports their centres
+POINT_BOX = 16.0      # points are learned as small boxes around them; the detector reports their centres
+CENTRE_RADIUS = 2.5   # cells within this many cells of an object's centre (and inside it) learn that object
+MIN_VISIBLE = 0.4     # an object cut by the sample's border keeps its label when this share of it is left
 
 
-def letterbox(rgb: np.ndarray, size: int) -> tuple[np.ndarray, float, float, float]:
-    """Into size x size exactly as the detector does (the shared letterbox); returns image, scale, pad x, pad y."""
-    canvas, box = shared_letterbox(rgb, size, size)
-    return canvas, box.scale_x, box.pad_x, box.pad_y
+def validation_share(image_id: str) -> float:
+    """A stable number in [0, 1) per image id: images below the validation fraction form the validation split."""
+    return int(hashlib.sha256(image_id.encode()).hexdigest()[:8], 16) / 2**32
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -32,10 +39,10 @@ def read_rgb(path: Path) -> np.ndarray:
 def annotation_boxes(item: dict[str, Any], class_of: dict[str, int]) -> list[tuple[float, float, float, float, int]]:
     """(x1, y1, x2, y2, class) in original pixels for the box and point annotations of known categories."""
     boxes = []
-    for a in item.get("box_annotations", []):
-        if a.get("category_id") in class_of:
+    for a in item.get("box_annotations") or []:
+        if a.get("category_id") in class_of and a.get("width", 0) > 0 and a.get("height", 0) > 0:
             boxes.append((a["x"], a["y"], a["x"] + a["width"], a["y"] + a["height"], class_of[a["category_id"]]))
-    for p in item.get("point_annotations", []):
+    for p in item.get("point_annotations") or []:
         if p.get("category_id") in class_of:
             r = POINT_BOX / 2
             boxes.append((p["x"] - r, p["y"] - r, p["x"] + r, p["y"] + r, class_of[p["category_id"]]))
@@ -44,64 +51,157 @@ def annotation_boxes(item: dict[str, Any], class_of: dict[str, int]) -> list[tup
 
 @dataclass
 class Split:
-    images: np.ndarray                                        # N x R x R x 3 uint8, letterboxed
-    boxes: list[np.ndarray]                                   # per image: M x 5 (x1, y1, x2, y2, class), input px
-    originals: list[list[tuple[float, float, float, float, int]]]  # per image, original pixels
-    transforms: list[tuple[float, float, float]]              # per image: scale, pad_x, pad_y
+    ids: list[str]
+    images: list[np.ndarray]                                   # original RGB uint8
+    boxes: list[np.ndarray]                                    # per image: M x 5 (x1, y1, x2, y2, class)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def objects(self) -> int:
+        return sum(len(b) for b in self.boxes)
+
+    def truths(self) -> list[list[tuple[float, float, float, float, int]]]:
+        return [[(float(x1), float(y1), float(x2), float(y2), int(c)) for x1, y1, x2, y2, c in b]
+                for b in self.boxes]
 
 
-def load_split(items: list[dict[str, Any]], images_dir: Path, class_of: dict[str, int], size: int) -> Split:
-    images, boxes, originals, transforms = [], [], [], []
+def load_split(items: list[dict[str, Any]], images_dir: Path, class_of: dict[str, int]) -> Split:
+    ids, images, boxes = [], [], []
     for item in items:
-        canvas, scale, px, py = letterbox(read_rgb(images_dir / f"{item['id']}.jpg"), size)
-        original = annotation_boxes(item, class_of)
-        mapped = np.array([(x1 * scale + px, y1 * scale + py, x2 * scale + px, y2 * scale + py, c)
-                           for x1, y1, x2, y2, c in original], np.float32).reshape(-1, 5)
-        images.append(canvas)
-        boxes.append(mapped)
-        originals.append(original)
-        transforms.append((scale, px, py))
-    stacked = np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)
-    return Split(stacked, boxes, originals, transforms)
+        ids.append(str(item["id"]))
+        images.append(read_rgb(images_dir / f"{item['id']}.jpg"))
+        boxes.append(np.array(annotation_boxes(item, class_of), np.float32).reshape(-1, 5))
+    return Split(ids, images, boxes)
 
 
-def targets(boxes: np.ndarray, size: int, classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-cell targets: class scores (cells x classes), box (cells x 4: offset x, offset y, log w, log h)
-    and a positive mask. Each object is assigned to its cell, objects of a cell or more also to the two nearest
-    neighbouring cells."""
-    grid = size // STRIDE
-    cls = np.zeros((grid * grid, classes), np.float32)
-    box = np.zeros((grid * grid, 4), np.float32)
-    positive = np.zeros(grid * grid, np.float32)
+def input_size(splits: list[Split], resolution: int) -> tuple[int, int]:
+    """(height, width) of the model input: the longer side is `resolution`, the shorter follows the images'
+    typical aspect ratio, both multiples of 32 (a 4:3 project trains and runs at 384 x 288, not 384 x 384)."""
+    shapes = [img.shape[:2] for split in splits for img in split.images]
+    if not shapes:
+        return resolution, resolution
+    ratio = float(np.median([h / w for h, w in shapes]))
+    if ratio <= 1:
+        return max(32, round(resolution * ratio / 32) * 32), resolution
+    return resolution, max(32, round(resolution / ratio / 32) * 32)
+
+
+def letterbox(rgb: np.ndarray, height: int, width: int) -> tuple[np.ndarray, float, float, float]:
+    """Into width x height exactly as the detector does (the shared letterbox); returns image, scale, pad x, pad y."""
+    canvas, box = shared_letterbox(rgb, width, height)
+    return canvas, box.scale_x, box.pad_x, box.pad_y
+
+
+def _warp(image: np.ndarray, boxes: np.ndarray, matrix: np.ndarray, out: np.ndarray,
+          region: tuple[int, int, int, int]) -> np.ndarray:
+    """Warp `image` by `matrix` into `region` (x1, y1, x2, y2) of `out`; returns the boxes that stay visible."""
+    x1, y1, x2, y2 = region
+    shifted = matrix.copy()
+    shifted[:, 2] -= (x1, y1)
+    out[y1:y2, x1:x2] = cv2.warpAffine(image, shifted, (x2 - x1, y2 - y1), flags=cv2.INTER_LINEAR,
+                                       borderMode=cv2.BORDER_CONSTANT, borderValue=(114, 114, 114))
+    if len(boxes) == 0:
+        return boxes
+    sx, tx, sy, ty = matrix[0, 0], matrix[0, 2], matrix[1, 1], matrix[1, 2]
+    bx1, bx2 = boxes[:, 0] * sx + tx, boxes[:, 2] * sx + tx
+    by1, by2 = boxes[:, 1] * sy + ty, boxes[:, 3] * sy + ty
+    bx1, bx2 = np.minimum(bx1, bx2), np.maximum(bx1, bx2)   # a flip swaps the sides
+    area = (bx2 - bx1) * (by2 - by1)
+    clipped = np.stack([np.clip(bx1, x1, x2), np.clip(by1, y1, y2), np.clip(bx2, x1, x2), np.clip(by2, y1, y2)], 1)
+    visible = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
+    keep = (visible >= MIN_VISIBLE * np.maximum(area, 1e-6)) & (clipped[:, 2] - clipped[:, 0] >= 2) & \
+        (clipped[:, 3] - clipped[:, 1] >= 2)
+    return np.concatenate([clipped[keep], boxes[keep, 4:5]], axis=1).astype(np.float32)
+
+
+def _placement(shape: tuple[int, ...], height: int, width: int, zoom: float, rng: np.random.Generator,
+               flip: bool) -> np.ndarray:
+    """An affine matrix that scales an image of `shape` to fit width x height times `zoom`, at a random place."""
+    h, w = shape[:2]
+    scale = min(width / w, height / h) * zoom
+    tx = rng.uniform(min(0.0, width - w * scale), max(0.0, width - w * scale))
+    ty = rng.uniform(min(0.0, height - h * scale), max(0.0, height - h * scale))
+    if flip:
+        return np.array([[-scale, 0, tx + w * scale], [0, scale, ty]], np.float64)
+    return np.array([[scale, 0, tx], [0, scale, ty]], np.float64)
+
+
+def _colour(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Colour, brightness and contrast jitter, sometimes blur and noise (float32 0..1 out)."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.int16)
+    hsv[..., 0] = (hsv[..., 0] + int(rng.integers(-6, 7))) % 180
+    hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.6, 1.4), 0, 255)
+    hsv[..., 2] = np.clip(hsv[..., 2] * rng.uniform(0.65, 1.35), 0, 255)
+    rgb = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+    if rng.random() < 0.2:
+        rgb = cv2.GaussianBlur(rgb, (0, 0), float(rng.uniform(0.5, 1.2)))
+    out = rgb.astype(np.float32) * (1 / 255)
+    if rng.random() < 0.3:
+        out += rng.normal(0, rng.uniform(0.01, 0.04), size=out.shape).astype(np.float32)
+    result: np.ndarray = out
+    return result
+
+
+def sample(split: Split, index: int, height: int, width: int, rng: np.random.Generator,
+           mosaic: bool) -> tuple[np.ndarray, np.ndarray]:
+    """One augmented training sample (float32 H x W x 3 in 0..1) and its boxes (M x 5) in input pixels."""
+    out = np.empty((height, width, 3), np.uint8)
+    if mosaic and len(split) > 1:
+        cx, cy = int(width * rng.uniform(0.3, 0.7)), int(height * rng.uniform(0.3, 0.7))
+        regions = [(0, 0, cx, cy), (cx, 0, width, cy), (0, cy, cx, height), (cx, cy, width, height)]
+        picks = [index, *rng.integers(0, len(split), 3)]
+        parts = []
+        for k, region in zip(picks, regions, strict=True):
+            rw, rh = region[2] - region[0], region[3] - region[1]
+            matrix = _placement(split.images[k].shape, height, width, rng.uniform(0.45, 0.9), rng, rng.random() < 0.5)
+            # centre a random part of the placed image on the region
+            matrix[:, 2] += (region[0] + rw / 2 - width / 2, region[1] + rh / 2 - height / 2)
+            parts.append(_warp(split.images[k], split.boxes[k], matrix, out, region))
+        boxes = np.concatenate(parts) if parts else np.zeros((0, 5), np.float32)
+    else:
+        matrix = _placement(split.images[index].shape, height, width, rng.uniform(0.75, 1.3), rng, rng.random() < 0.5)
+        boxes = _warp(split.images[index], split.boxes[index], matrix, out, (0, 0, width, height))
+    return _colour(out, rng), boxes
+
+
+def targets(boxes: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cell targets: the box (cells x 4, x1 y1 x2 y2 in input pixels) and class (cells, -1 for none) of the
+    object each cell learns. A cell learns an object when its centre lies inside the object and within
+    CENTRE_RADIUS cells of the object's centre; the cell nearest the centre always does. Where objects compete
+    for a cell, the smaller one gets it."""
+    gh, gw = height // STRIDE, width // STRIDE
+    box = np.zeros((gh * gw, 4), np.float32)
+    cls = np.full(gh * gw, -1, np.int32)
+    area = np.full(gh * gw, np.inf, np.float32)
+    xs = (np.arange(gw, dtype=np.float32) + 0.5) * STRIDE
+    ys = (np.arange(gh, dtype=np.float32) + 0.5) * STRIDE
     for x1, y1, x2, y2, c in boxes:
-        cx, cy, w, h = (x1 + x2) / 2 / STRIDE, (y1 + y2) / 2 / STRIDE, max(x2 - x1, 1.0), max(y2 - y1, 1.0)
-        i, j = min(grid - 1, max(0, int(cy))), min(grid - 1, max(0, int(cx)))
-        cells = [(i, j)]
-        if min(w, h) >= STRIDE:  # a neighbouring cell sees large objects too, but not a dot in another cell
-            cells += [(i, j + (1 if cx - j > 0.5 else -1)), (i + (1 if cy - i > 0.5 else -1), j)]
-        for ci, cj in cells:
-            if 0 <= ci < grid and 0 <= cj < grid:
-                k = ci * grid + cj
-                cls[k, int(c)] = 1.0
-                box[k] = (cx - cj, cy - ci, np.log(w / ANCHOR), np.log(h / ANCHOR))
-                positive[k] = 1.0
-    return cls, box, positive
+        bx, by = (x1 + x2) / 2, (y1 + y2) / 2
+        radius = CENTRE_RADIUS * STRIDE
+        inside_x = (xs > x1) & (xs < x2) & (np.abs(xs - bx) <= radius)
+        inside_y = (ys > y1) & (ys < y2) & (np.abs(ys - by) <= radius)
+        mask = inside_y[:, None] & inside_x[None, :]
+        ci, cj = min(gh - 1, max(0, int(by // STRIDE))), min(gw - 1, max(0, int(bx // STRIDE)))
+        mask[ci, cj] = True
+        cells = np.flatnonzero(mask.reshape(-1))
+        a = (x2 - x1) * (y2 - y1)
+        cells = cells[area[cells] > a]
+        box[cells] = (x1, y1, x2, y2)
+        cls[cells] = int(c)
+        area[cells] = a
+    return box, cls
 
 
-def batch(split: Split, indices: np.ndarray, size: int, classes: int,
-          rng: np.random.Generator | None) -> tuple[np.ndarray, ...]:
-    """Images (float 0..1) and targets for `indices`, with random horizontal flips and brightness when `rng`."""
-    images = split.images[indices].astype(np.float32) / 255.0
-    cls, box, pos = [], [], []
-    for n, index in enumerate(indices):
-        boxes = split.boxes[index].copy()
-        if rng is not None and rng.random() < 0.5:
-            images[n] = images[n, :, ::-1]
-            boxes[:, [0, 2]] = size - boxes[:, [2, 0]]
-        if rng is not None:
-            images[n] = np.clip(images[n] * rng.uniform(0.8, 1.2), 0.0, 1.0)
-        c, b, p = targets(boxes, size, classes)
-        cls.append(c)
-        box.append(b)
-        pos.append(p)
-    return images, np.stack(cls), np.stack(box), np.stack(pos)
+def batch(split: Split, indices: np.ndarray, height: int, width: int, rng: np.random.Generator,
+          mosaic: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Images (N x H x W x 3 float32 in 0..1), box targets and class targets for `indices`."""
+    images, boxes, classes = [], [], []
+    for index in indices:
+        image, b = sample(split, int(index), height, width, rng, rng.random() < mosaic)
+        t_box, t_cls = targets(b, height, width)
+        images.append(image)
+        boxes.append(t_box)
+        classes.append(t_cls)
+    return np.stack(images), np.stack(boxes), np.stack(classes)

@@ -1,8 +1,17 @@
-"""Evaluation of the reference detector: NMS, mAP@0.5 and the per-category confusion matrix."""
+"""Evaluation of the reference detector: NMS, COCO-style average precision, precision and recall at the model's
+threshold, and the per-category confusion counts the Loop shows.
+
+Average precision follows COCO's definition: per class and IoU threshold, detections (the 100 best per image)
+sorted by score are matched greedily to the unmatched true object they overlap most; precision is made
+monotone and read at 101 recall points. mAP@0.5 is the mean over classes with objects at IoU 0.5, mAP@0.5:0.95
+the mean over IoU 0.50, 0.55, ..., 0.95. Point classes match by centre distance instead of IoU (a similarity
+that is 1 at the same place and 0.5 at POINT_DISTANCE pixels). tests/trainer checks the figures against
+pycocotools.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -10,10 +19,16 @@ import numpy as np
 Box = tuple[float, float, float, float, int]            # x1, y1, x2, y2, class
 Prediction = tuple[float, float, float, float, int, float]  # ... and score
 
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
+RECALL_POINTS = np.linspace(0.0, 1.0, 101)
+POINT_DISTANCE = 8.0
+MAX_DETECTIONS = 100
+
 
 def select(boxes: np.ndarray, scores: np.ndarray, conf: float, iou: float = 0.5,
-           limit: int = 100) -> list[tuple[np.ndarray, int, float]]:
-    """boxes cells x 4 (cx, cy, w, h), scores cells x classes → [(x1y1x2y2, class, score)] after per-class NMS."""
+           limit: int = MAX_DETECTIONS) -> list[tuple[np.ndarray, int, float]]:
+    """boxes cells x 4 (cx, cy, w, h), scores cells x classes → [(x1y1x2y2, class, score)] after per-class NMS,
+    best first."""
     classes = scores.argmax(axis=1)
     best = scores[np.arange(len(scores)), classes]
     keep = np.flatnonzero(best > conf)
@@ -22,7 +37,8 @@ def select(boxes: np.ndarray, scores: np.ndarray, conf: float, iou: float = 0.5,
     b = boxes[keep]
     xywh = np.stack([b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 2], b[:, 3]], axis=1)
     chosen = np.asarray(cv2.dnn.NMSBoxesBatched(xywh.tolist(), best[keep].tolist(), classes[keep].tolist(),
-                                                conf, iou), dtype=np.int64).reshape(-1)[:limit]
+                                                conf, iou), dtype=np.int64).reshape(-1)
+    chosen = chosen[np.argsort(-best[keep][chosen], kind="stable")][:limit]
     out = []
     for k in keep[chosen]:
         cx, cy, w, h = boxes[k]
@@ -35,81 +51,127 @@ def to_original(box: np.ndarray, scale: float, pad_x: float, pad_y: float, width
     return np.array([np.clip(x1, 0, width), np.clip(y1, 0, height), np.clip(x2, 0, width), np.clip(y2, 0, height)])
 
 
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+def similarity(a: np.ndarray, b: np.ndarray, point: bool) -> np.ndarray:
+    """Pairwise IoU of boxes a (n x 4) and b (m x 4), or for points the centre-distance similarity."""
+    if point:
+        ca, cb = (a[:, :2] + a[:, 2:4]) / 2, (b[:, :2] + b[:, 2:4]) / 2
+        distance = np.hypot(*(ca[:, None, :] - cb[None, :, :]).transpose(2, 0, 1))
+        result: np.ndarray = np.maximum(0.0, 1.0 - distance / (2 * POINT_DISTANCE))
+        return result
+    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
     inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    overlap: np.ndarray = np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    return overlap
 
 
-POINT_DISTANCE = 8.0  # a predicted point matches a true one within this many pixels
-
-
-def _similarity(box: Sequence[float], truth: Sequence[float], point: bool) -> float:
-    """IoU for boxes; for points a score in 0..1 that is >= 0.5 exactly when the centres are close enough."""
-    if not point:
-        return iou(box, truth)
-    distance = float(np.hypot((box[0] + box[2] - truth[0] - truth[2]) / 2, (box[1] + box[3] - truth[1] - truth[3]) / 2))
-    return max(0.0, 1.0 - distance / (2 * POINT_DISTANCE))
-
-
-def _match(predictions: list[Prediction], truths: list[Box], threshold: float,
-           points: frozenset[int] = frozenset()) -> list[bool]:
-    """For predictions sorted by score: whether each is a true positive (greedy, one truth per prediction).
-    Classes in `points` match by centre distance, the others by IoU."""
-    used = [False] * len(truths)
-    hits = []
-    for *box, cls, _ in predictions:
-        best, best_iou = -1, threshold
-        for t, truth in enumerate(truths):
-            if not used[t] and truth[4] == cls:
-                overlap = _similarity(box, truth, cls in points)
-                if overlap >= best_iou:
-                    best, best_iou = t, overlap
-        if best >= 0:
-            used[best] = True
-        hits.append(best >= 0)
+def _matches(preds: list[Prediction], truths: list[Box], point: bool) -> np.ndarray:
+    """preds of one class, best first → hits (len(preds) x thresholds): whether each matched at each IoU."""
+    hits = np.zeros((len(preds), len(IOU_THRESHOLDS)), bool)
+    if not preds or not truths:
+        return hits
+    overlap = similarity(np.array([p[:4] for p in preds], np.float64), np.array([t[:4] for t in truths], np.float64),
+                         point)
+    for t, threshold in enumerate(IOU_THRESHOLDS):
+        used = np.zeros(len(truths), bool)
+        for k in range(len(preds)):
+            candidates = np.where(used, -1.0, overlap[k])
+            best = int(np.argmax(candidates))
+            if candidates[best] >= min(threshold, 1 - 1e-10):
+                used[best] = True
+                hits[k, t] = True
     return hits
 
 
-def mean_average_precision(predictions: list[list[Prediction]], truths: list[list[Box]], classes: int,
-                           threshold: float = 0.5, points: frozenset[int] = frozenset()) -> float:
-    """mAP at IoU `threshold` over the classes that have ground truth (all-point interpolated AP)."""
-    aps = []
+def _ap(scores: np.ndarray, hits: np.ndarray, total: int) -> float:
+    order = np.argsort(-scores, kind="mergesort")
+    tp = np.cumsum(hits[order])
+    recall = tp / total
+    precision = tp / np.arange(1, len(tp) + 1)
+    precision = np.maximum.accumulate(precision[::-1])[::-1] if len(precision) else precision
+    at = np.searchsorted(recall, RECALL_POINTS, side="left")
+    return float(np.mean([precision[i] if i < len(precision) else 0.0 for i in at]))
+
+
+@dataclass
+class Evaluation:
+    ap50: dict[int, float] = field(default_factory=dict)       # per class with objects
+    ap50_95: dict[int, float] = field(default_factory=dict)
+    precision: float = 0.0      # at the confidence threshold, IoU 0.5
+    recall: float = 0.0
+    images: int = 0
+    objects: int = 0
+
+    @property
+    def map50(self) -> float:
+        return float(np.mean(list(self.ap50.values()))) if self.ap50 else 0.0
+
+    @property
+    def map50_95(self) -> float:
+        return float(np.mean(list(self.ap50_95.values()))) if self.ap50_95 else 0.0
+
+    @property
+    def fitness(self) -> float:
+        """What selects the best epoch: both the loose and the strict figure count."""
+        return (self.map50 + self.map50_95) / 2
+
+
+def evaluate(predictions: list[list[Prediction]], truths: list[list[Box]], classes: int, conf: float,
+             points: frozenset[int] = frozenset()) -> Evaluation:
+    """COCO-style AP per class, and precision/recall at IoU 0.5 for the predictions scored at least `conf`."""
+    result = Evaluation(images=len(truths), objects=sum(len(t) for t in truths))
+    tp = fp = 0
     for cls in range(classes):
-        scored: list[tuple[float, bool]] = []
+        scores: list[float] = []
+        hits: list[np.ndarray] = []
         total = 0
         for preds, gts in zip(predictions, truths, strict=True):
-            mine = sorted((p for p in preds if p[4] == cls), key=lambda p: -p[5])
-            own_truths = [t for t in gts if t[4] == cls]
-            total += len(own_truths)
-            scored.extend(zip((p[5] for p in mine), _match(mine, own_truths, threshold, points), strict=True))
+            mine = sorted((p for p in preds if p[4] == cls), key=lambda p: -p[5])[:MAX_DETECTIONS]
+            own = [t for t in gts if t[4] == cls]
+            total += len(own)
+            matched = _matches(mine, own, cls in points)
+            scores.extend(p[5] for p in mine)
+            hits.append(matched)
+            confident = np.array([p[5] >= conf for p in mine], bool)
+            tp += int(matched[confident, 0].sum())
+            fp += int((~matched[confident, 0]).sum())
         if total == 0:
             continue
-        scored.sort(key=lambda s: -s[0])
-        hits = np.array([h for _, h in scored], dtype=np.float64)
-        tp, fp = np.cumsum(hits), np.cumsum(1 - hits)
-        recall = tp / total
-        precision = tp / np.maximum(tp + fp, 1e-9)
-        recall = np.concatenate([[0.0], recall, [1.0]])
-        precision = np.concatenate([[1.0], precision, [0.0]])
-        for i in range(len(precision) - 2, -1, -1):
-            precision[i] = max(precision[i], precision[i + 1])
-        aps.append(float(np.sum((recall[1:] - recall[:-1]) * precision[1:])))
-    return float(np.mean(aps)) if aps else 0.0
+        s = np.array(scores, np.float64)
+        h = np.concatenate(hits) if hits else np.zeros((0, len(IOU_THRESHOLDS)), bool)
+        per_threshold = [_ap(s, h[:, t], total) for t in range(len(IOU_THRESHOLDS))]
+        result.ap50[cls], result.ap50_95[cls] = per_threshold[0], float(np.mean(per_threshold))
+    result.precision = tp / (tp + fp) if tp + fp else 0.0
+    result.recall = tp / result.objects if result.objects else 0.0
+    return result
+
+
+def best_threshold(predictions: list[list[Prediction]], truths: list[list[Box]], classes: int,
+                   points: frozenset[int] = frozenset(),
+                   candidates: tuple[float, ...] = tuple(np.round(np.arange(0.1, 0.81, 0.05), 2))) -> float:
+    """The confidence threshold with the best F1 at IoU 0.5 (ties: the lower one)."""
+    best, best_f1 = candidates[0], -1.0
+    for conf in candidates:
+        e = evaluate(predictions, truths, classes, conf, points)
+        f1 = 2 * e.precision * e.recall / (e.precision + e.recall) if e.precision + e.recall else 0.0
+        if f1 > best_f1 + 1e-9:
+            best, best_f1 = conf, f1
+    return best
 
 
 def confusion_matrix(predictions: list[list[Prediction]], truths: list[list[Box]], category_ids: list[str],
-                     conf: float = 0.25, threshold: float = 0.5,
-                     points: frozenset[int] = frozenset()) -> dict[str, dict[str, int]]:
+                     conf: float = 0.25, points: frozenset[int] = frozenset()) -> dict[str, dict[str, int]]:
+    """Per category id: true positives, false positives and false negatives at `conf` and IoU 0.5."""
     counts = {cid: {"tp": 0, "fp": 0, "fn": 0} for cid in category_ids}
     for preds, gts in zip(predictions, truths, strict=True):
-        confident = sorted((p for p in preds if p[5] >= conf), key=lambda p: -p[5])
-        hits = _match(confident, gts, threshold, points)
-        for p, hit in zip(confident, hits, strict=True):
-            counts[category_ids[p[4]]]["tp" if hit else "fp"] += 1
         for cls, cid in enumerate(category_ids):
-            matched = sum(1 for p, hit in zip(confident, hits, strict=True) if hit and p[4] == cls)
-            counts[cid]["fn"] += sum(1 for t in gts if t[4] == cls) - matched
+            mine = sorted((p for p in preds if p[4] == cls and p[5] >= conf), key=lambda p: -p[5])
+            own = [t for t in gts if t[4] == cls]
+            hits = _matches(mine, own, cls in points)[:, 0]
+            counts[cid]["tp"] += int(hits.sum())
+            counts[cid]["fp"] += int((~hits).sum())
+            counts[cid]["fn"] += len(own) - int(hits.sum())
     return counts

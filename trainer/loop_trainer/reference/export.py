@@ -18,12 +18,15 @@ log = logging.getLogger("reference.export")
 logging.getLogger("jax2onnx").setLevel(logging.WARNING)
 
 
-def export_onnx(model: Detector, resolution: int, path: Path) -> None:
+def export_onnx(model: Detector, height: int, width: int, path: Path) -> None:
     forward = export_function(model)
-    proto = to_onnx(forward, [(1, 3, resolution, resolution)])
+    proto = to_onnx(forward, [(1, 3, height, width)])
+    # the converter's intermediate shapes are recorded in JAX's NHWC layout; ONNX Runtime would warn about each
+    # one at every load, so they are left out (they are optional in ONNX)
+    del proto.graph.value_info[:]
     tmp = path.with_suffix(".onnx.tmp")
     onnx.save(proto, str(tmp))
-    probe = np.random.default_rng(0).random((1, 3, resolution, resolution), dtype=np.float32)
+    probe = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
     session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
     exported = session.run(None, {session.get_inputs()[0].name: probe})[0]
     difference = float(np.abs(exported - np.asarray(forward(jnp.asarray(probe)))).max())

@@ -13,14 +13,16 @@ from loop_shared.schemas import BoxDetection, Detections, ModelInformation, Poin
 from ..logic import Reporter, TrainerLogic, TrainingJob
 
 CONF_THRESHOLD = 0.25
+IOU_THRESHOLD = 0.6
 
 
 class ReferenceTrainerLogic(TrainerLogic):
-    """A small stride-16 one-stage detector (JAX + Flax + Optax), exported with jax2onnx.
+    """A small anchor-free one-stage detector with a feature pyramid (JAX + Flax + Optax), exported with jax2onnx.
 
-    Hyperparameters (all optional): `resolution` (256), `epochs` (40), `batch_size` (16), `learning_rate`
-    (0.003), `eval_every` (4). Box and point categories are learned; points become small boxes whose centres
-    the detector reports as points.
+    Hyperparameters (all optional, see reference/hyper.py): `resolution` (352, the input's longer side),
+    `epochs` (40), `batch_size` (8), `learning_rate` (0.004), `eval_every` (4), `warmup_epochs` (3), `mosaic`
+    (0.5), `seed` (0). Box and point categories are learned; points become small boxes whose centres the
+    detector reports as points.
     """
 
     model_format = "onnx"
@@ -39,8 +41,11 @@ class ReferenceTrainerLogic(TrainerLogic):
             return {}, {}
         summary = json.loads((job.output_dir / "summary.json").read_text())
         metadata = {"resolution": summary["resolution"], "categories": summary["categories"],
-                    "output_layout": "ultralytics", "preprocessing": "letterbox", "conf_threshold": CONF_THRESHOLD,
-                    "architecture": self.architecture, "map50": summary["map50"]}
+                    "output_layout": "ultralytics", "preprocessing": "letterbox",
+                    "conf_threshold": summary.get("conf_threshold", CONF_THRESHOLD),
+                    "iou_threshold": summary.get("iou_threshold", IOU_THRESHOLD),
+                    "architecture": self.architecture, "map50": summary["map50"],
+                    "map50_95": summary.get("map50_95"), "figures": summary.get("figures")}
         return {self.model_format: [model, job.output_dir / "weights.npz"]}, metadata
 
     def detect(self, job: TrainingJob, model_dir: Path, images: list[Path]) -> list[Detections]:
@@ -51,15 +56,19 @@ class ReferenceTrainerLogic(TrainerLogic):
 
         info = ModelInformation.model_validate(json.loads((model_dir / "model.json").read_text()))
         session = ort.InferenceSession(str(model_dir / "model.onnx"), providers=["CPUExecutionProvider"])
-        name, size = session.get_inputs()[0].name, int(info.resolution or 256)
+        model_input = session.get_inputs()[0]
+        height, width = model_input.shape[2], model_input.shape[3]
+        if not isinstance(height, int) or not isinstance(width, int):
+            height = width = int(info.resolution or 352)
+        conf, iou = info.conf_threshold or CONF_THRESHOLD, info.iou_threshold or IOU_THRESHOLD
         results = []
         for path in images:
             rgb = read_rgb(path)
-            canvas, scale, px, py = letterbox(rgb, size)
+            canvas, scale, px, py = letterbox(rgb, height, width)
             tensor = (canvas.astype(np.float32) / 255.0).transpose(2, 0, 1)[np.newaxis]
-            output = session.run(None, {name: tensor})[0][0].T  # cells x (4 + classes)
+            output = session.run(None, {model_input.name: tensor})[0][0].T  # cells x (4 + classes)
             detections = Detections(image_id=path.stem)
-            for xyxy, cls, score in select(output[:, :4], output[:, 4:], conf=CONF_THRESHOLD):
+            for xyxy, cls, score in select(output[:, :4], output[:, 4:], conf=conf, iou=iou):
                 category = info.categories[cls]
                 x1, y1, x2, y2 = to_original(xyxy, scale, px, py, rgb.shape[1], rgb.shape[0])
                 if category.type == "point":

@@ -1,9 +1,12 @@
 """The reference detector network and its output decoding (shared by training, evaluation and export).
 
-A plain stride-16 convolutional backbone; each output cell predicts a box (centre offset, log size relative to
-an anchor of two cells) and independent class scores. Decoded, the output is the Ultralytics layout
-`[1, 4 + classes, cells]` (centre x, centre y, width, height in input pixels, then class scores), which the
-detector's default ONNX logic runs without any extra configuration.
+A small residual backbone down to stride 32, a top-down feature pyramid that brings the stride-16 and stride-32
+features back to stride 8, and one anchor-free head at stride 8: each cell predicts the distances from its centre
+to the four sides of a box (left, top, right, bottom, in cells) and one score per class that is trained to be the
+IoU of its box with the object (so the score ranks boxes by how well they fit). Stride 8 keeps objects of 10 px
+apart; the pyramid gives every cell the context of a quarter of the image. Decoded, the output is the
+Ultralytics layout `[1, 4 + classes, cells]` (centre x, centre y, width, height in input pixels, then class
+scores), which the detector's default ONNX logic runs without any extra configuration.
 """
 
 from __future__ import annotations
@@ -14,43 +17,93 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-STRIDE = 16
-ANCHOR = 2.0 * STRIDE
-WIDTHS = (16, 32, 32, 64, 64, 96, 96)
-STRIDES = (2, 2, 1, 2, 1, 2, 1)
-PRIOR_LOGIT = -4.6
+STRIDE = 8
+PRIOR_LOGIT = -4.6   # class scores start at 1 %: the many empty cells do not swamp the first steps
+MAX_LOG_DISTANCE = 4.0
+
+
+class ConvBN(nnx.Module):
+    """Convolution, batch normalisation, SiLU."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, rngs: nnx.Rngs) -> None:
+        self.conv = nnx.Conv(cin, cout, (kernel, kernel), strides=(stride, stride), use_bias=False, rngs=rngs)
+        self.norm = nnx.BatchNorm(cout, momentum=0.97, epsilon=1e-3, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return nnx.silu(self.norm(self.conv(x)))
+
+
+class Residual(nnx.Module):
+    """Two 3x3 convolutions around a shortcut."""
+
+    def __init__(self, channels: int, rngs: nnx.Rngs) -> None:
+        self.a = ConvBN(channels, channels, 3, 1, rngs)
+        self.b = ConvBN(channels, channels, 3, 1, rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return x + self.b(self.a(x))
+
+
+def upsample(x: jax.Array) -> jax.Array:
+    """Nearest-neighbour x2 (a reshape and a broadcast; exports to plain ONNX ops)."""
+    n, h, w, c = x.shape
+    x = jnp.broadcast_to(x[:, :, None, :, None, :], (n, h, 2, w, 2, c))
+    return x.reshape(n, h * 2, w * 2, c)
 
 
 class Detector(nnx.Module):
-    def __init__(self, classes: int, rngs: nnx.Rngs) -> None:
-        layers = []
-        channels = 3
-        for width, stride in zip(WIDTHS, STRIDES, strict=True):
-            layers.append(nnx.Conv(channels, width, (3, 3), strides=(stride, stride), rngs=rngs))
-            channels = width
-        self.layers = nnx.List(layers)
-        self.head = nnx.Conv(channels, 4 + classes, (1, 1), rngs=rngs)
-        # class logits start at a prior of 1%: focal loss then trains fast and stably (RetinaNet's trick)
-        assert self.head.bias is not None
-        self.head.bias.value = self.head.bias.value.at[4:].set(PRIOR_LOGIT)
+    def __init__(self, classes: int, rngs: nnx.Rngs, width: int = 32) -> None:
+        w = width
+        self.stem = ConvBN(3, w // 2, 3, 2, rngs)                      # /2
+        self.down4 = ConvBN(w // 2, w, 3, 2, rngs)                     # /4
+        self.down8 = ConvBN(w, 2 * w, 3, 2, rngs)                      # /8
+        self.block8 = Residual(2 * w, rngs)
+        self.down16 = ConvBN(2 * w, 3 * w, 3, 2, rngs)                 # /16
+        self.block16 = Residual(3 * w, rngs)
+        self.down32 = ConvBN(3 * w, 4 * w, 3, 2, rngs)                 # /32
+        self.block32 = Residual(4 * w, rngs)
+        self.lateral32 = ConvBN(4 * w, 2 * w, 1, 1, rngs)
+        self.lateral16 = ConvBN(3 * w, 2 * w, 1, 1, rngs)
+        self.lateral8 = ConvBN(2 * w, 2 * w, 1, 1, rngs)
+        self.smooth16 = ConvBN(2 * w, 2 * w, 3, 1, rngs)
+        self.smooth8 = ConvBN(2 * w, 2 * w, 3, 1, rngs)
+        self.branch = ConvBN(2 * w, 2 * w, 3, 1, rngs)
+        self.box_out = nnx.Conv(2 * w, 4, (1, 1), rngs=rngs)
+        self.cls_out = nnx.Conv(2 * w, classes, (1, 1), rngs=rngs)
+        assert self.cls_out.bias is not None and self.box_out.bias is not None
+        self.cls_out.bias.value = jnp.full((classes,), PRIOR_LOGIT)
+        self.box_out.bias.value = jnp.zeros((4,))  # distances start at one cell
         self.classes = classes
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        """x: NHWC floats in 0..1 → raw head output N x H/16 x W/16 x (4 + classes)."""
-        for layer in self.layers:
-            x = nnx.silu(layer(x))
-        return self.head(x)
+        """x: NHWC floats in 0..1 → raw head output N x H/8 x W/8 x (4 + classes)."""
+        c8 = self.block8(self.down8(self.down4(self.stem(x))))
+        c16 = self.block16(self.down16(c8))
+        c32 = self.block32(self.down32(c16))
+        p16 = self.smooth16(self.lateral16(c16) + upsample(self.lateral32(c32)))
+        p8 = self.smooth8(self.lateral8(c8) + upsample(p16))
+        shared = self.branch(p8)
+        return jnp.concatenate([self.box_out(shared), self.cls_out(shared)], axis=-1)
+
+
+def cell_centres(h: int, w: int, dtype: jnp.dtype = jnp.float32) -> tuple[jax.Array, jax.Array]:
+    """Centres of the output cells in input pixels, each h*w long (row-major)."""
+    gy, gx = jnp.meshgrid(jnp.arange(h, dtype=dtype), jnp.arange(w, dtype=dtype), indexing="ij")
+    return ((gx + 0.5) * STRIDE).reshape(-1), ((gy + 0.5) * STRIDE).reshape(-1)
+
+
+def distances(raw: jax.Array) -> jax.Array:
+    """Raw box outputs (..., 4) → distances to left, top, right, bottom in input pixels."""
+    return jnp.exp(jnp.clip(raw, -MAX_LOG_DISTANCE, MAX_LOG_DISTANCE)) * STRIDE
 
 
 def decode(raw: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Raw head output → (boxes N x cells x 4 as cx, cy, w, h in input pixels; scores N x cells x classes)."""
     n, h, w, c = raw.shape
-    gy, gx = jnp.meshgrid(jnp.arange(h, dtype=raw.dtype), jnp.arange(w, dtype=raw.dtype), indexing="ij")
-    offsets = jax.nn.sigmoid(raw[..., :2]) * 2.0 - 0.5
-    cx = (offsets[..., 0] + gx) * STRIDE
-    cy = (offsets[..., 1] + gy) * STRIDE
-    size = jnp.exp(jnp.clip(raw[..., 2:4], -4.0, 4.0)) * ANCHOR
-    boxes = jnp.stack([cx, cy, size[..., 0], size[..., 1]], axis=-1).reshape(n, h * w, 4)
+    cx, cy = cell_centres(h, w, raw.dtype)
+    d = distances(raw[..., :4]).reshape(n, h * w, 4)
+    x1, y1, x2, y2 = cx - d[..., 0], cy - d[..., 1], cx + d[..., 2], cy + d[..., 3]
+    boxes = jnp.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], axis=-1)
     scores = jax.nn.sigmoid(raw[..., 4:]).reshape(n, h * w, c - 4)
     return boxes, scores
 

@@ -1,17 +1,24 @@
 """Training loop of the reference detector (runs in the training child process).
 
-Checkpoints after every epoch (model, optimizer, best weights, epoch) make a killed training continue where it
-was; weights of a base model continue from there. The best model by test mAP@0.5 is kept and exported.
+The training images are split once into training and validation images by a hash of their id
+(`VALIDATION_FRACTION`); the validation images choose the best epoch and the confidence threshold, the Loop's
+test images are looked at only once, at the end, to report how good the chosen model is. Without test images
+the reported figures are the validation figures, labelled as such.
+
+Checkpoints after every epoch (model, optimizer, weight average, best weights, epoch) make a killed training
+continue where it was; weights of a base model continue from there. A stop finishes with the best model so far
+(or the current one when no validation has happened yet); a shutdown saves the checkpoint and returns at once.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,58 +28,69 @@ import numpy as np
 import optax
 from flax import nnx
 
-from ..logic import Reporter, TrainingJob
-from .data import Split, batch, load_split
-from .evaluate import confusion_matrix, mean_average_precision, select, to_original
-from .network import Detector, decode
+from ..logic import Reporter, TrainingError, TrainingJob
+from .data import Split, batch, input_size, letterbox, load_split, validation_share
+from .evaluate import Evaluation, Prediction, best_threshold, confusion_matrix, evaluate, select, to_original
+from .hyper import Hyper
+from .network import Detector, cell_centres, decode, distances
 
 log = logging.getLogger("reference.train")
 
-
-@dataclass
-class Hyper:
-    resolution: int = 256
-    epochs: int = 40
-    batch_size: int = 8
-    learning_rate: float = 3e-3
-    eval_every: int = 4
-    seed: int = 0
-
-    @classmethod
-    def from_job(cls, hp: dict[str, Any]) -> Hyper:
-        h = cls(**{k: type(getattr(cls, k))(v) for k, v in hp.items() if k in cls.__dataclass_fields__})
-        if h.resolution % 16 or h.resolution < 64:
-            raise ValueError(f"resolution must be a multiple of 16 and at least 64, got {h.resolution}")
-        return h
+VALIDATION_FRACTION = 0.15
+EVAL_BATCH = 16
+EVAL_CONF = 0.01          # detections kept for computing average precision
+NMS_IOU = 0.6
+EMA_DECAY = 0.99          # the evaluated and exported weights are an exponential average over the steps
+LAST_PLAIN_EPOCHS = 0.15  # the last share of the epochs trains on single images only (no mosaics)
 
 
-def focal_loss(logits: jax.Array, targets: jax.Array, alpha: float = 0.25, gamma: float = 2.0) -> jax.Array:
-    p = jax.nn.sigmoid(logits)
-    ce = optax.sigmoid_binary_cross_entropy(logits, targets)
-    p_t = p * targets + (1 - p) * (1 - targets)
-    weight = alpha * targets + (1 - alpha) * (1 - targets)
-    loss: jax.Array = weight * ce * (1 - p_t) ** gamma
-    return loss
+def _iou_terms(pred: jax.Array, true: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """IoU and generalised IoU of boxes (..., 4 as x1, y1, x2, y2)."""
+    ix = jnp.clip(jnp.minimum(pred[..., 2], true[..., 2]) - jnp.maximum(pred[..., 0], true[..., 0]), 0)
+    iy = jnp.clip(jnp.minimum(pred[..., 3], true[..., 3]) - jnp.maximum(pred[..., 1], true[..., 1]), 0)
+    inter = ix * iy
+    area_p = (pred[..., 2] - pred[..., 0]) * (pred[..., 3] - pred[..., 1])
+    area_t = (true[..., 2] - true[..., 0]) * (true[..., 3] - true[..., 1])
+    union = area_p + area_t - inter + 1e-6
+    iou = inter / union
+    hull = (jnp.maximum(pred[..., 2], true[..., 2]) - jnp.minimum(pred[..., 0], true[..., 0])) * \
+        (jnp.maximum(pred[..., 3], true[..., 3]) - jnp.minimum(pred[..., 1], true[..., 1])) + 1e-6
+    return iou, iou - (hull - union) / hull
 
 
-def loss_fn(model: Detector, images: jax.Array, cls: jax.Array, box: jax.Array, pos: jax.Array) -> jax.Array:
+def loss_fn(model: Detector, images: jax.Array, true_box: jax.Array, true_cls: jax.Array) -> jax.Array:
+    """Varifocal loss on the class scores (the target of a cell that learns an object is the IoU of its box
+    with the object) plus generalised-IoU loss on the boxes of those cells."""
     raw = model(images)
     n, h, w, c = raw.shape
     raw = raw.reshape(n, h * w, c)
-    positives = jnp.maximum(pos.sum(), 1.0)
-    cls_loss = focal_loss(raw[..., 4:], cls).sum() / positives
-    offsets = jax.nn.sigmoid(raw[..., :2]) * 2.0 - 0.5
-    box_loss = (jnp.abs(offsets - box[..., :2]).sum(-1) + jnp.abs(raw[..., 2:4] - box[..., 2:4]).sum(-1))
-    return cls_loss + 2.0 * (box_loss * pos).sum() / positives
+    cx, cy = cell_centres(h, w, raw.dtype)
+    d = distances(raw[..., :4])
+    pred = jnp.stack([cx - d[..., 0], cy - d[..., 1], cx + d[..., 2], cy + d[..., 3]], axis=-1)
+    positive = (true_cls >= 0).astype(raw.dtype)
+    count = jnp.maximum(positive.sum(), 1.0)
+    iou, giou = _iou_terms(pred, true_box)
+    quality = jax.lax.stop_gradient(jnp.clip(iou, 0.0, 1.0)) * positive
+    target = jax.nn.one_hot(true_cls, c - 4, dtype=raw.dtype) * quality[..., None]
+    logits = raw[..., 4:]
+    scores = jax.lax.stop_gradient(jax.nn.sigmoid(logits))
+    # varifocal: a cell that learns an object is weighted by its box's quality; the many empty cells are
+    # down-weighted by how sure they already are; the other classes of a cell that learns an object keep their
+    # full weight (telling a square from a triangle is the hard part, not telling either from the background)
+    weight = jnp.where(target > 0, target, jnp.where(positive[..., None] > 0, 1.0, 0.75 * jnp.square(scores)))
+    cls_loss = (optax.sigmoid_binary_cross_entropy(logits, target) * weight).sum() / count
+    box_loss = ((1.0 - giou) * positive).sum() / count
+    total: jax.Array = cls_loss + 2.0 * box_loss
+    return total
 
 
 @nnx.jit
-def train_step(model: Detector, optimizer: nnx.Optimizer[Detector], images: jax.Array, cls: jax.Array, box: jax.Array,
-               pos: jax.Array) -> jax.Array:
-    loss, grads = nnx.value_and_grad(loss_fn)(model, images, cls, box, pos)
+def train_step(model: Detector, optimizer: nnx.Optimizer[Detector], average: Any, decay: jax.Array,
+               images: jax.Array, true_box: jax.Array, true_cls: jax.Array) -> tuple[jax.Array, Any]:
+    loss, grads = nnx.value_and_grad(loss_fn)(model, images, true_box, true_cls)
     optimizer.update(model, grads)
-    result: jax.Array = loss
-    return result
+    average = jax.tree.map(lambda a, v: a * decay + v * (1.0 - decay), average, nnx.state(model))
+    return loss, average
 
 
 @nnx.jit
@@ -108,104 +126,213 @@ def restore(state: Any, arrays: dict[str, np.ndarray], strict: bool) -> tuple[An
     return jax.tree_util.tree_unflatten(treedef, leaves), replaced
 
 
-def evaluate(model: Detector, split: Split, classes: int, size: int,
-             points: frozenset[int] = frozenset()) -> tuple[float, list[list[Any]]]:
-    predictions: list[list[Any]] = []
-    for start in range(0, len(split.images), 32):
-        images = jnp.asarray(split.images[start:start + 32].astype(np.float32) / 255.0)
-        boxes, scores = (np.asarray(a) for a in predict(model, images))
-        for k in range(len(images)):
-            scale, px, py = split.transforms[start + k]
+def averaged_model(model: Detector, average: Any) -> Detector:
+    """A copy of `model` with the averaged weights, in inference mode."""
+    graphdef, _ = nnx.split(model)
+    copy: Detector = nnx.merge(graphdef, average)
+    copy.eval()  # type: ignore[no-untyped-call]
+    return copy
+
+
+def detect_split(model: Detector, split: Split, height: int, width: int) -> list[list[Prediction]]:
+    """Detections (original pixels) of `model` on every image of `split`, preprocessed as the detector does."""
+    predictions: list[list[Prediction]] = []
+    for start in range(0, len(split), EVAL_BATCH):
+        chunk = split.images[start:start + EVAL_BATCH]
+        boxed = [letterbox(image, height, width) for image in chunk]
+        tensor = np.zeros((EVAL_BATCH, height, width, 3), np.float32)  # a fixed batch: compiled once
+        for k, (canvas, *_) in enumerate(boxed):
+            tensor[k] = canvas.astype(np.float32) / 255.0
+        boxes, scores = (np.asarray(a) for a in predict(model, jnp.asarray(tensor)))
+        for k, (image, (_, scale, px, py)) in enumerate(zip(chunk, boxed, strict=True)):
             preds = []
-            for xyxy, cls, score in select(boxes[k], scores[k], conf=0.05):
-                x1, y1, x2, y2 = to_original(xyxy, scale, px, py, 10**6, 10**6)
-                preds.append((x1, y1, x2, y2, cls, score))
+            for xyxy, cls, score in select(boxes[k], scores[k], conf=EVAL_CONF, iou=NMS_IOU):
+                x1, y1, x2, y2 = to_original(xyxy, scale, px, py, image.shape[1], image.shape[0])
+                preds.append((float(x1), float(y1), float(x2), float(y2), cls, score))
             predictions.append(preds)
-    return mean_average_precision(predictions, split.originals, classes, points=points), predictions
+    return predictions
 
 
-def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any]:
-    """Train (or continue), keeping the best model by test mAP; returns a summary written to the output dir."""
-    hp = Hyper.from_job(job.hyperparameters)
+def split_items(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                                      list[dict[str, Any]], bool]:
+    """(train, validation, test, validation is separate): validation images are taken from the Loop's training
+    images by a hash of their id; a project with fewer than 4 training images validates on its training images."""
+    learn = [i for i in items if i.get("set") in ("train", "val")]
+    test = [i for i in items if i.get("set") == "test"]
+    if len(learn) < 4:
+        return learn, learn, test, False
+    validation = [i for i in learn if validation_share(str(i["id"])) < VALIDATION_FRACTION]
+    if not validation:  # a small project whose hashes all missed: take the lowest one
+        validation = [min(learn, key=lambda i: validation_share(str(i["id"])))]
+    chosen = {id(i) for i in validation}
+    return [i for i in learn if id(i) not in chosen], validation, test, True
+
+
+def _figures(prefix: str, e: Evaluation) -> dict[str, float]:
+    return {f"{prefix}_map50": round(e.map50, 4), f"{prefix}_map50_95": round(e.map50_95, 4)}
+
+
+def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
+    """Train (or continue); returns the summary written to the output dir, or None after a shutdown request."""
+    started = time.monotonic()
+    hyper = Hyper.from_job(job.hyperparameters)
     categories = [c for c in job.categories if c.type in (None, "box", "point")]
+    if not categories:
+        raise TrainingError("the project has no box or point categories; the reference detector learns only those")
     class_of = {c.id: k for k, c in enumerate(categories)}
     points = frozenset(k for k, c in enumerate(categories) if c.type == "point")
-    items = job.image_data()
-    train_items = [i for i in items if i.get("set") in ("train", "val")]
-    test_items = [i for i in items if i.get("set") == "test"] or train_items
-    started = time.monotonic()
-    train = load_split(train_items, job.images_dir, class_of, hp.resolution)
-    test = load_split(test_items, job.images_dir, class_of, hp.resolution)
-    log.info("loaded %d train and %d test images in %.1f s", len(train.images), len(test.images),
+    train_items, val_items, test_items, separate = split_items(job.image_data())
+    if not train_items:
+        raise TrainingError("the project has no training images (every annotated image is in the test set)")
+    train = load_split(train_items, job.images_dir, class_of)
+    validation = load_split(val_items, job.images_dir, class_of) if separate else train
+    test = load_split(test_items, job.images_dir, class_of)
+    if train.objects == 0:
+        raise TrainingError("the training images have no box or point annotations of the project's categories")
+    hyper = hyper.fitted(len(train))
+    height, width = input_size([train], hyper.resolution)
+    log.info("%d training, %d validation%s and %d test images (%d, %d and %d objects), input %dx%d, %s; "
+             "loaded in %.1f s", len(train), len(validation), "" if separate else " (the training images)",
+             len(test), train.objects, validation.objects, test.objects, width, height, hyper,
              time.monotonic() - started)
-    if len(train.images) == 0:
-        raise ValueError("no training images")
 
-    model = Detector(len(categories), nnx.Rngs(hp.seed))
-    batch_size = min(hp.batch_size, len(train.images))
-    steps_per_epoch = max(1, len(train.images) // batch_size)
-    schedule = optax.warmup_cosine_decay_schedule(0.0, hp.learning_rate, steps_per_epoch * 2,
-                                                  steps_per_epoch * hp.epochs, hp.learning_rate * 0.02)
-    optimizer = nnx.Optimizer(model, optax.adamw(schedule, weight_decay=1e-4), wrt=nnx.Param)
+    model = Detector(len(categories), nnx.Rngs(hyper.seed), width=hyper.width)
+    steps_per_epoch = max(1, math.ceil(len(train) / hyper.batch_size))
+    total = steps_per_epoch * hyper.epochs
+    warmup = min(steps_per_epoch * hyper.warmup_epochs, total - 1)
+    schedule = optax.warmup_cosine_decay_schedule(hyper.learning_rate * 0.05, hyper.learning_rate, warmup, total,
+                                                  hyper.learning_rate * 0.02)
+    optimizer = nnx.Optimizer(model, optax.chain(optax.clip_by_global_norm(10.0),
+                                                 optax.adamw(schedule, weight_decay=5e-4)), wrt=nnx.Param)
 
     checkpoint = job.training_dir / "checkpoint.npz"
-    start_epoch, best_map, best = 0, -1.0, None
+    start_epoch, best_fitness, best, threshold, best_epoch = 0, -1.0, None, 0.25, 0
+    average = jax.tree.map(jnp.copy, nnx.state(model))
     if checkpoint.exists():
         saved = dict(np.load(checkpoint))
-        nnx.update(model, restore(nnx.state(model), {k[6:]: v for k, v in saved.items() if k.startswith("model:")},
-                                  strict=True)[0])
-        nnx.update(optimizer, restore(nnx.state(optimizer), {k[4:]: v for k, v in saved.items()
-                                                             if k.startswith("opt:")}, strict=True)[0])
-        start_epoch, best_map = int(saved["epoch"]), float(saved["best_map"])
-        best = {k[5:]: v for k, v in saved.items() if k.startswith("best:")} or None
-        log.info("resuming at epoch %d (best mAP so far %.3f)", start_epoch, best_map)
+
+        def part(prefix: str) -> dict[str, np.ndarray]:
+            return {k[len(prefix):]: v for k, v in saved.items() if k.startswith(prefix)}
+
+        nnx.update(model, restore(nnx.state(model), part("model:"), strict=True)[0])
+        nnx.update(optimizer, restore(nnx.state(optimizer), part("opt:"), strict=True)[0])
+        average = restore(average, part("avg:"), strict=True)[0]
+        start_epoch, best_fitness = int(saved["epoch"]), float(saved["best_fitness"])
+        threshold, best_epoch = float(saved["threshold"]), int(saved["best_epoch"])
+        best = part("best:") or None
+        log.info("resuming at epoch %d (best validation fitness so far %.3f)", start_epoch, best_fitness)
     elif job.base_model_dir is not None and (job.base_model_dir / "weights.npz").exists():
-        state, replaced = restore(nnx.state(model, nnx.Param), dict(np.load(job.base_model_dir / "weights.npz")),
-                                  strict=False)
+        state, replaced = restore(nnx.state(model), dict(np.load(job.base_model_dir / "weights.npz")), strict=False)
         nnx.update(model, state)
+        average = jax.tree.map(jnp.copy, nnx.state(model))
         log.info("continuing from the base model (%d weight arrays taken)", replaced)
 
-    rng = np.random.default_rng(hp.seed + start_epoch)
-    epoch = start_epoch
-    for epoch in range(start_epoch, hp.epochs):
-        if reporter.stop_requested:
-            log.info("stop requested before epoch %d", epoch)
-            break
-        order = rng.permutation(len(train.images))
-        losses = []
-        for step in range(steps_per_epoch):
-            images, cls, box, pos = batch(train, order[step * batch_size:(step + 1) * batch_size], hp.resolution,
-                                          len(categories), rng)
-            losses.append(float(train_step(model, optimizer, jnp.asarray(images), jnp.asarray(cls),
-                                           jnp.asarray(box), jnp.asarray(pos))))
-        reporter.progress((epoch + 1) / hp.epochs)
-        last = epoch + 1 == hp.epochs
-        if (epoch + 1) % hp.eval_every == 0 or last or reporter.stop_requested:
-            score, predictions = evaluate(model, test, len(categories), hp.resolution, points)
-            log.info("epoch %d: loss %.3f, test mAP@0.5 %.3f (%.0f s)", epoch + 1, np.mean(losses), score,
-                     time.monotonic() - started)
-            if score > best_map:
-                best_map, best = score, flat(nnx.state(model, nnx.Param))
-                matrix = confusion_matrix(predictions, test.originals, [c.id for c in categories], points=points)
-                reporter.metrics(epoch + 1, matrix, map50=round(score, 4))
-        else:
-            log.info("epoch %d: loss %.3f (%.0f s)", epoch + 1, np.mean(losses), time.monotonic() - started)
-        arrays = {f"model:{k}": v for k, v in flat(nnx.state(model)).items()}
-        arrays.update({f"opt:{k}": v for k, v in flat(nnx.state(optimizer)).items()})
-        arrays.update({f"best:{k}": v for k, v in (best or {}).items()})
-        arrays.update({"epoch": np.array(epoch + 1), "best_map": np.array(best_map)})
-        _save_arrays(checkpoint, arrays)
+    rng = np.random.default_rng(hyper.seed + start_epoch)
+    plain_from = hyper.epochs - max(1, round(hyper.epochs * LAST_PLAIN_EPOCHS))
+    epoch = done = start_epoch
+    step = start_epoch * steps_per_epoch
+    with ThreadPoolExecutor(1, thread_name_prefix="batches") as feeder:
+        for epoch in range(start_epoch, hyper.epochs):
+            if reporter.stop_requested or reporter.shutdown_requested:
+                break
+            order = rng.permutation(len(train))
+            if len(order) < steps_per_epoch * hyper.batch_size:  # every step gets a full batch
+                order = np.concatenate([order, rng.integers(0, len(train), steps_per_epoch * hyper.batch_size)])
+            mosaic = hyper.mosaic if epoch < plain_from else 0.0
+            seeds = rng.integers(0, 2**31, steps_per_epoch)
 
-    if best is None:  # stopped before the first evaluation
-        best_map, _ = evaluate(model, test, len(categories), hp.resolution, points)
-        best = flat(nnx.state(model, nnx.Param))
-    nnx.update(model, restore(nnx.state(model, nnx.Param), best, strict=True)[0])
-    from .export import export_onnx
-    export_onnx(model, hp.resolution, job.output_dir / "model.onnx")
+            def make(k: int, order: np.ndarray = order, seeds: np.ndarray = seeds,
+                     mosaic: float = mosaic) -> tuple[np.ndarray, ...]:
+                return batch(train, order[k * hyper.batch_size:(k + 1) * hyper.batch_size], height, width,
+                             np.random.default_rng(seeds[k]), mosaic)
+
+            pending: Future[tuple[np.ndarray, ...]] = feeder.submit(make, 0)
+            losses = []
+            for k in range(steps_per_epoch):
+                if reporter.shutdown_requested:  # the last checkpoint stays; this epoch runs again after the restart
+                    break
+                images, boxes, classes = pending.result()
+                if k + 1 < steps_per_epoch:
+                    pending = feeder.submit(make, k + 1)
+                step += 1
+                decay = jnp.asarray(EMA_DECAY * (1 - math.exp(-step / 50)), jnp.float32)
+                loss, average = train_step(model, optimizer, average, decay, jnp.asarray(images),
+                                           jnp.asarray(boxes), jnp.asarray(classes))
+                losses.append(float(loss))
+            if reporter.shutdown_requested:
+                break
+            mean_loss = float(np.mean(losses))
+            if not math.isfinite(mean_loss):
+                raise RuntimeError(f"the loss became {mean_loss} in epoch {epoch + 1}")
+            figures: dict[str, float | int] = {"epoch": epoch + 1, "loss": round(mean_loss, 4)}
+            last = epoch + 1 == hyper.epochs
+            if ((epoch + 1) % hyper.eval_every == 0 or last or reporter.stop_requested) \
+                    and not reporter.shutdown_requested:
+                evaluated = averaged_model(model, average)
+                predictions = detect_split(evaluated, validation, height, width)
+                result = evaluate(predictions, validation.truths(), len(categories), threshold, points)
+                figures.update(_figures("val", result))
+                log.info("epoch %d: loss %.3f, validation mAP@0.5 %.3f, mAP@0.5:0.95 %.3f (%.0f s)", epoch + 1,
+                         mean_loss, result.map50, result.map50_95, time.monotonic() - started)
+                if result.fitness > best_fitness:
+                    best_fitness, best, best_epoch = result.fitness, flat(average), epoch + 1
+                    threshold = best_threshold(predictions, validation.truths(), len(categories), points)
+                    matrix = confusion_matrix(predictions, validation.truths(), [c.id for c in categories],
+                                              threshold, points)
+                    reporter.metrics(epoch + 1, matrix, **_figures("val", result))
+            else:
+                log.info("epoch %d: loss %.3f (%.0f s)", epoch + 1, mean_loss, time.monotonic() - started)
+            reporter.progress((epoch + 1) / hyper.epochs, **figures)
+            done = epoch + 1
+            arrays = {f"model:{k}": v for k, v in flat(nnx.state(model)).items()}
+            arrays.update({f"opt:{k}": v for k, v in flat(nnx.state(optimizer)).items()})
+            arrays.update({f"avg:{k}": v for k, v in flat(average).items()})
+            arrays.update({f"best:{k}": v for k, v in (best or {}).items()})
+            arrays.update({"epoch": np.array(epoch + 1), "best_fitness": np.array(best_fitness),
+                           "threshold": np.array(threshold), "best_epoch": np.array(best_epoch)})
+            _save_arrays(checkpoint, arrays)
+    if reporter.shutdown_requested:
+        log.info("shutdown requested: checkpoint kept, the training resumes at the next start")
+        return None
+
+    if best is None:  # stopped before the first validation: the model as it is
+        log.info("stopped before the first validation: exporting the current weights")
+        best, best_epoch = flat(average), done
+    final = averaged_model(model, restore(average, best, strict=True)[0])
+    summary = finish(job, reporter, final, categories, hyper, (height, width), (validation, separate), test,
+                     threshold, points, best_epoch)
+    summary.update({"epochs": done, "seconds": round(time.monotonic() - started, 1)})
     _save_arrays(job.output_dir / "weights.npz", best)
-    summary = {"resolution": hp.resolution, "map50": round(best_map, 4), "epochs": epoch + 1,
-               "seconds": round(time.monotonic() - started, 1),
-               "categories": [c.model_dump(mode="json") for c in categories]}
     (job.output_dir / "summary.json").write_text(json.dumps(summary))
-    log.info("training done: best test mAP@0.5 %.3f in %.0f s", best_map, time.monotonic() - started)
+    log.info("training done in %.0f s: %s", time.monotonic() - started, json.dumps(summary["figures"]))
     return summary
+
+
+def finish(job: TrainingJob, reporter: Reporter, model: Detector, categories: list[Any], hyper: Hyper,
+           size: tuple[int, int], validation: tuple[Split, bool], test: Split, threshold: float,
+           points: frozenset[int], best_epoch: int) -> dict[str, Any]:
+    """Export the chosen model and measure it once on the test images (or, without them, the validation images)."""
+    from .export import export_onnx
+
+    height, width = size
+    val_split, separate = validation
+    export_onnx(model, height, width, job.output_dir / "model.onnx")
+    measured_on = "test" if len(test) and test.objects else ("validation" if separate else "training")
+    split = test if measured_on == "test" else val_split
+    predictions = detect_split(model, split, height, width)
+    result = evaluate(predictions, split.truths(), len(categories), threshold, points)
+    if measured_on != "test":
+        log.warning("the project has no annotated test images: the figures are measured on the %s images",
+                    measured_on)
+    figures = {"measured_on": measured_on, "images": result.images, "objects": result.objects,
+               "map50": round(result.map50, 4), "map50_95": round(result.map50_95, 4),
+               "precision": round(result.precision, 4), "recall": round(result.recall, 4),
+               "conf_threshold": threshold,
+               "per_category": {categories[k].name: {"ap50": round(v, 4), "ap50_95": round(result.ap50_95[k], 4)}
+                                for k, v in result.ap50.items()}}
+    prefix = "test" if measured_on == "test" else "val"
+    matrix = confusion_matrix(predictions, split.truths(), [c.id for c in categories], threshold, points)
+    reporter.metrics(best_epoch, matrix, **_figures(prefix, result), measured_on=measured_on)
+    return {"resolution": hyper.resolution, "input_size": [height, width], "map50": figures["map50"],
+            "map50_95": figures["map50_95"], "conf_threshold": threshold, "iou_threshold": NMS_IOU,
+            "epoch": best_epoch, "figures": figures, "categories": [c.model_dump(mode="json") for c in categories]}
