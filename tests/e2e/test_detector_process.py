@@ -81,6 +81,15 @@ def chunked_post(port: int, path: str, total: int) -> tuple[int | None, str, int
                 break
             sent += len(chunk)
         answer = sock.recv(65536)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(body) < length:  # the body may come in a packet of its own
+            more = sock.recv(65536)
+            if not more:
+                break
+            body += more
+            answer += more
     except OSError:
         pass
     finally:
