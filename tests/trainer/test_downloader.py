@@ -43,14 +43,15 @@ async def test_downloads_skip_existing_files_and_drop_corrupt_images(
 
 
 FAKE_JPEGINFO = """#!/bin/sh
-# a stand-in for jpeginfo -c: answers as the real one does, [OK] or a complaint, and records that it ran
+# a stand-in for jpeginfo -c: answers as Debian's jpeginfo 1.7 does (OK padded with spaces, or a complaint), and
+# records that it ran
 PATH=/usr/bin:/bin
 echo "$2" >> "$(dirname "$0")/calls"
 if grep -q BROKEN "$2"; then
   echo "$2  8 x 8  24bit JFIF  N  631  Corrupt JPEG data: premature end of data segment  [WARNING]"
   exit 1
 fi
-echo "$2  8 x 8  24bit JFIF  N  631  [OK]"
+echo "$2                        8 x    8 24bit N JFIF                         631 OK      "
 """
 
 

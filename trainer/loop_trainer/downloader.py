@@ -38,8 +38,10 @@ def image_is_valid(path: Path) -> bool:
         return False
     if _has_jpeginfo():
         result = subprocess.run(["jpeginfo", "-c", str(path)], capture_output=True, text=True, timeout=30)
-        # its verdict closes the line; the line starts with the path, which may well hold "OK" itself
-        return result.returncode == 0 and result.stdout.rstrip().endswith("[OK]")
+        # its verdict closes the line ("OK", padded; "[OK]" in some versions); the line starts with the path,
+        # which may well hold "OK" itself
+        words = result.stdout.split()
+        return result.returncode == 0 and bool(words) and words[-1] in ("OK", "[OK]")
     return cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR) is not None
 
 
