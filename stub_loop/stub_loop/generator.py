@@ -16,7 +16,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from .hard_scenes import HARD_SHAPES, render_hard_scene
+from .hard_scenes import HARD_SHAPES, blob_outline, render_hard_scene
 
 Difficulty = Literal["easy", "hard"]
 DIFFICULTIES = ("easy", "hard")
@@ -109,11 +109,8 @@ def _object_mask(shape: str, cx: int, cy: int, size: int, width: int, height: in
     elif shape == "dot":
         cv2.circle(mask, (cx, cy), 6, 255, -1)
     elif shape == "blob":
-        angles = np.sort(rng.uniform(0, 2 * np.pi, 10))
-        radii = r * rng.uniform(0.6, 1.0, 10)
-        pts = [(int(cx + rr * np.cos(a)), int(cy + rr * np.sin(a))) for a, rr in zip(angles, radii, strict=True)]
-        cv2.fillPoly(mask, [np.array(pts, np.int32)], 255)
-        polygon = pts
+        polygon = blob_outline(rng, cx, cy, r)
+        cv2.fillPoly(mask, [np.array(polygon, np.int32)], 255)
     else:
         raise ValueError(f"unknown shape {shape}")
     return mask, polygon

@@ -31,6 +31,13 @@ def _rotated(points: np.ndarray, cx: int, cy: int, angle: float) -> np.ndarray:
     return np.stack([cx + c * x - s * y, cy + s * x + c * y], axis=1).round().astype(np.int32)
 
 
+def blob_outline(rng: np.random.Generator, cx: int, cy: int, r: float) -> list[tuple[int, int]]:
+    """The corners of an irregular blob about 2r across (segmentation categories, in both difficulties)."""
+    angles = np.sort(rng.uniform(0, 2 * np.pi, 10))
+    radii = r * rng.uniform(0.6, 1.0, 10)
+    return [(int(cx + rr * np.cos(a)), int(cy + rr * np.sin(a))) for a, rr in zip(angles, radii, strict=True)]
+
+
 def shape_mask(shape: str, cx: int, cy: int, size: int, width: int, height: int, rng: np.random.Generator
                ) -> tuple[np.ndarray, list[tuple[int, int]] | None]:
     """A filled mask of `shape` about `size` pixels across, rotated at random; polygons also return their
@@ -59,11 +66,8 @@ def shape_mask(shape: str, cx: int, cy: int, size: int, width: int, height: int,
         for rect in (np.array([(-r, -t), (r, -t), (r, t), (-r, t)]), np.array([(-t, -r), (t, -r), (t, r), (-t, r)])):
             cv2.fillPoly(mask, [_rotated(rect, cx, cy, angle)], 255, lineType=cv2.LINE_AA)
     elif shape == "blob":
-        angles = np.sort(rng.uniform(0, 2 * np.pi, 10))
-        radii = r * rng.uniform(0.6, 1.0, 10)
-        pts = [(int(cx + rr * np.cos(a)), int(cy + rr * np.sin(a))) for a, rr in zip(angles, radii, strict=True)]
-        cv2.fillPoly(mask, [np.array(pts, np.int32)], 255)
-        polygon = pts
+        polygon = blob_outline(rng, cx, cy, r)
+        cv2.fillPoly(mask, [np.array(polygon, np.int32)], 255)
     else:
         raise ValueError(f"unknown shape {shape}")
     mask[mask < 128] = 0

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.processes import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_FILE = ROOT / "deploy" / "swarm" / "stack.yml"
@@ -22,13 +23,8 @@ def docker(*args: str, timeout: float = 120, check: bool = True, env: dict[str, 
 
 
 def bounded(condition: Callable[[], Any], timeout: float, what: str, interval: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what} not reached within {timeout:.0f} s")
+    """`wait_until`, polling once a second by default (Docker's answers are slow to change)."""
+    return wait_until(condition, timeout, what, interval)
 
 
 class Swarm:

@@ -111,12 +111,17 @@ def test_tiny_and_odd_projects_train_or_fail_at_once_with_one_clear_error(
     assert crashes(trainer) == 0  # every case ended on the first try: no crash, no retry
 
 
-def test_stop_before_the_first_validation_uploads_the_model_as_it_is(
-        loop: httpx.Client, trainer: Service) -> None:
+def start_long_training(loop: httpx.Client) -> None:
+    """A training on a fresh project that would run for long and validates only after 1,000 epochs."""
     body = {"project_name": "odd0", "complete": 20, **SMALL}
     assert loop.post(f"/{ORG}/projects/generator", json=body).status_code == 200
     hyper = {"resolution": 128, "epochs": 500, "eval_every": 1000}
     assert loop.post(f"/{ORG}/projects/odd0/trainings", json={"hyperparameters": hyper}).status_code == 200
+
+
+def test_stop_before_the_first_validation_uploads_the_model_as_it_is(
+        loop: httpx.Client, trainer: Service) -> None:
+    start_long_training(loop)
     # an epoch has ended (progress reported), no validation has happened (no metrics)
     wait_until(lambda: (training(loop, "odd0").get("progress") or 0) > 0, 180, "the first epoch")
     assert not training(loop, "odd0").get("metrics")
@@ -129,10 +134,7 @@ def test_stop_before_the_first_validation_uploads_the_model_as_it_is(
 
 def test_shutdown_during_training_checkpoints_and_exits_without_exporting(
         loop: httpx.Client, trainer: Service) -> None:
-    body = {"project_name": "odd0", "complete": 20, **SMALL}
-    assert loop.post(f"/{ORG}/projects/generator", json=body).status_code == 200
-    hyper = {"resolution": 128, "epochs": 500, "eval_every": 1000}
-    assert loop.post(f"/{ORG}/projects/odd0/trainings", json={"hyperparameters": hyper}).status_code == 200
+    start_long_training(loop)
     data_dir = Path(trainer.env["LOOP_DATA_DIR"])
     wait_until(lambda: list((data_dir / "training").glob("*/checkpoint.npz")), 180, "a checkpoint")
     assert trainer.proc is not None
