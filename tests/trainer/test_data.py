@@ -50,12 +50,21 @@ def test_targets_give_small_objects_their_cell_and_contested_cells_to_the_smalle
     height, width = 64, 96
     small = (41.0, 17.0, 51.0, 27.0, 1)          # 10 px, centre (46, 22)
     large = (8.0, 8.0, 88.0, 56.0, 0)
-    box, cls = targets(np.array([large, small], np.float32), height, width)
+    box, cls, share = targets(np.array([large, small], np.float32), height, width)
     grid_w = width // STRIDE
     centre = int(22 // STRIDE) * grid_w + int(46 // STRIDE)
     assert cls[centre] == 1 and tuple(box[centre]) == small[:4]
     assert (cls == 0).sum() >= 9                  # the large object keeps many cells
     assert set(np.unique(cls)) == {-1, 0, 1}
+    # each object weighs 1 in all, spread over its cells; cells learning nothing weigh 0
+    assert share[cls == 0].sum() == pytest.approx(1.0) and share[cls == 1].sum() == pytest.approx(1.0)
+    assert share[cls == 0].max() < share[cls == 1].min()
+    assert not share[cls == -1].any()
+
+
+def test_targets_of_a_sample_without_objects() -> None:
+    box, cls, share = targets(np.zeros((0, 5), np.float32), 64, 96)
+    assert (cls == -1).all() and not box.any() and not share.any()
 
 
 def test_samples_keep_boxes_on_their_objects() -> None:
@@ -71,11 +80,11 @@ def test_samples_keep_boxes_on_their_objects() -> None:
     split = Split(["a", "b", "c", "d"], images, boxes)
     for k in range(30):
         image, found = sample(split, k % 4, 96, 128, np.random.default_rng(k), mosaic=k % 2 == 0)
-        assert image.shape == (96, 128, 3) and image.dtype == np.float32
+        assert image.shape == (96, 128, 3) and image.dtype == np.uint8
         assert len(found) >= 1
         for x1, y1, x2, y2, _ in found:
             assert 0 <= x1 < x2 <= 128 and 0 <= y1 < y2 <= 96
             inner = image[int(y1) + 2:int(y2) - 2, int(x1) + 2:int(x2) - 2]
             if inner.size:
                 # the bright object, not the dark background or the grey border (the same jitter for all three)
-                assert inner.mean() > np.median(image) + 0.2, (k, x1, y1, x2, y2)
+                assert inner.mean() > np.median(image) + 0.2 * 255, (k, x1, y1, x2, y2)

@@ -129,24 +129,26 @@ def _placement(shape: tuple[int, ...], height: int, width: int, zoom: float, rng
 
 
 def _colour(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Colour, brightness and contrast jitter, sometimes blur and noise (float32 0..1 out)."""
-    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.int16)
-    hsv[..., 0] = (hsv[..., 0] + int(rng.integers(-6, 7))) % 180
-    hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.6, 1.4), 0, 255)
-    hsv[..., 2] = np.clip(hsv[..., 2] * rng.uniform(0.65, 1.35), 0, 255)
-    rgb = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+    """Colour, brightness and contrast jitter, sometimes blur and noise (uint8 in and out). The hue shift and the
+    saturation and value scales are one lookup table per HSV channel."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    levels = np.arange(256, dtype=np.float32)
+    table = np.stack([(levels + int(rng.integers(-6, 7))) % 180,
+                      np.clip(levels * rng.uniform(0.6, 1.4), 0, 255),
+                      np.clip(levels * rng.uniform(0.65, 1.35), 0, 255)], axis=-1).astype(np.uint8)
+    rgb = cv2.cvtColor(cv2.LUT(hsv, table.reshape(256, 1, 3)), cv2.COLOR_HSV2RGB)
     if rng.random() < 0.2:
         rgb = cv2.GaussianBlur(rgb, (0, 0), float(rng.uniform(0.5, 1.2)))
-    out = rgb.astype(np.float32) * (1 / 255)
     if rng.random() < 0.3:
-        out += rng.normal(0, rng.uniform(0.01, 0.04), size=out.shape).astype(np.float32)
-    result: np.ndarray = out
+        noise = rng.standard_normal(size=rgb.shape, dtype=np.float32) * (255 * rng.uniform(0.01, 0.04))
+        rgb = np.clip(rgb + noise, 0, 255).astype(np.uint8)
+    result: np.ndarray = rgb
     return result
 
 
 def sample(split: Split, index: int, height: int, width: int, rng: np.random.Generator,
            mosaic: bool) -> tuple[np.ndarray, np.ndarray]:
-    """One augmented training sample (float32 H x W x 3 in 0..1) and its boxes (M x 5) in input pixels."""
+    """One augmented training sample (uint8 H x W x 3) and its boxes (M x 5) in input pixels."""
     out = np.empty((height, width, 3), np.uint8)
     if mosaic and len(split) > 1:
         cx, cy = int(width * rng.uniform(0.3, 0.7)), int(height * rng.uniform(0.3, 0.7))
@@ -166,18 +168,19 @@ def sample(split: Split, index: int, height: int, width: int, rng: np.random.Gen
     return _colour(out, rng), boxes
 
 
-def targets(boxes: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+def targets(boxes: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-cell targets: the box (cells x 4, x1 y1 x2 y2 in input pixels) and class (cells, -1 for none) of the
-    object each cell learns. A cell learns an object when its centre lies inside the object and within
-    CENTRE_RADIUS cells of the object's centre; the cell nearest the centre always does. Where objects compete
-    for a cell, the smaller one gets it."""
+    object each cell learns, and the cell's share of its object (1 / the object's cells, 0 for none). A cell
+    learns an object when its centre lies inside the object and within CENTRE_RADIUS cells of the object's
+    centre; the cell nearest the centre always does. Where objects compete for a cell, the smaller one gets it."""
     gh, gw = height // STRIDE, width // STRIDE
     box = np.zeros((gh * gw, 4), np.float32)
     cls = np.full(gh * gw, -1, np.int32)
+    owner = np.full(gh * gw, -1, np.int32)
     area = np.full(gh * gw, np.inf, np.float32)
     xs = (np.arange(gw, dtype=np.float32) + 0.5) * STRIDE
     ys = (np.arange(gh, dtype=np.float32) + 0.5) * STRIDE
-    for x1, y1, x2, y2, c in boxes:
+    for k, (x1, y1, x2, y2, c) in enumerate(boxes):
         bx, by = (x1 + x2) / 2, (y1 + y2) / 2
         radius = CENTRE_RADIUS * STRIDE
         inside_x = (xs > x1) & (xs < x2) & (np.abs(xs - bx) <= radius)
@@ -190,18 +193,22 @@ def targets(boxes: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.
         cells = cells[area[cells] > a]
         box[cells] = (x1, y1, x2, y2)
         cls[cells] = int(c)
+        owner[cells] = k
         area[cells] = a
-    return box, cls
+    counts = np.bincount(owner[owner >= 0], minlength=max(len(boxes), 1)).astype(np.float32)
+    share = np.where(owner >= 0, 1.0 / np.maximum(counts[np.maximum(owner, 0)], 1.0), 0.0).astype(np.float32)
+    return box, cls, share
 
 
 def batch(split: Split, indices: np.ndarray, height: int, width: int, rng: np.random.Generator,
-          mosaic: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Images (N x H x W x 3 float32 in 0..1), box targets and class targets for `indices`."""
-    images, boxes, classes = [], [], []
+          mosaic: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Images (N x H x W x 3 uint8), box targets, class targets and cell shares for `indices`."""
+    images, boxes, classes, shares = [], [], [], []
     for index in indices:
         image, b = sample(split, int(index), height, width, rng, rng.random() < mosaic)
-        t_box, t_cls = targets(b, height, width)
+        t_box, t_cls, t_share = targets(b, height, width)
         images.append(image)
         boxes.append(t_box)
         classes.append(t_cls)
-    return np.stack(images), np.stack(boxes), np.stack(classes)
+        shares.append(t_share)
+    return np.stack(images), np.stack(boxes), np.stack(classes), np.stack(shares)

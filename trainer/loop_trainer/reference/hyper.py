@@ -21,15 +21,15 @@ LIMITS: dict[str, tuple[float, float]] = {
 
 @dataclass(frozen=True)
 class Hyper:
-    resolution: int = 352       # longer side of the model input; the shorter follows the images' aspect ratio
-    epochs: int = 40
+    resolution: int = 416       # longer side of the model input; the shorter follows the images' aspect ratio
+    epochs: int = 56
     batch_size: int = 8
     learning_rate: float = 4e-3
-    eval_every: int = 4         # validation every this many epochs (and after the last)
+    eval_every: int = 5         # validation every this many epochs (and after the last)
     warmup_epochs: int = 3
     mosaic: float = 0.5         # share of training samples that are mosaics of four images
     seed: int = 0
-    width: int = 32             # channels of the first stages; the network is 4x as wide at its deepest
+    width: int = 16             # channels of the first stages; the network is 4x as wide at its deepest
 
     @classmethod
     def from_job(cls, given: dict[str, Any]) -> Hyper:

@@ -19,10 +19,10 @@ IOU_THRESHOLD = 0.6
 class ReferenceTrainerLogic(TrainerLogic):
     """A small anchor-free one-stage detector with a feature pyramid (JAX + Flax + Optax), exported with jax2onnx.
 
-    Hyperparameters (all optional, see reference/hyper.py): `resolution` (352, the input's longer side),
-    `epochs` (40), `batch_size` (8), `learning_rate` (0.004), `eval_every` (4), `warmup_epochs` (3), `mosaic`
-    (0.5), `seed` (0). Box and point categories are learned; points become small boxes whose centres the
-    detector reports as points.
+    Hyperparameters (all optional, see reference/hyper.py): `resolution` (416, the input's longer side),
+    `epochs` (56), `batch_size` (8), `learning_rate` (0.004), `eval_every` (5), `warmup_epochs` (3), `mosaic`
+    (0.5), `seed` (0), `width` (16). Box and point categories are learned; points become small boxes whose centres
+    the detector reports as points.
     """
 
     model_format = "onnx"
@@ -59,7 +59,7 @@ class ReferenceTrainerLogic(TrainerLogic):
         model_input = session.get_inputs()[0]
         height, width = model_input.shape[2], model_input.shape[3]
         if not isinstance(height, int) or not isinstance(width, int):
-            height = width = int(info.resolution or 352)
+            height = width = int(info.resolution or 416)
         conf, iou = info.conf_threshold or CONF_THRESHOLD, info.iou_threshold or IOU_THRESHOLD
         results = []
         for path in images:

@@ -1,12 +1,13 @@
 """The reference detector network and its output decoding (shared by training, evaluation and export).
 
 A small residual backbone down to stride 32, a top-down feature pyramid that brings the stride-16 and stride-32
-features back to stride 8, and one anchor-free head at stride 8: each cell predicts the distances from its centre
-to the four sides of a box (left, top, right, bottom, in cells) and one score per class that is trained to be the
-IoU of its box with the object (so the score ranks boxes by how well they fit). Stride 8 keeps objects of 10 px
-apart; the pyramid gives every cell the context of a quarter of the image. Decoded, the output is the
-Ultralytics layout `[1, 4 + classes, cells]` (centre x, centre y, width, height in input pixels, then class
-scores), which the detector's default ONNX logic runs without any extra configuration.
+features back to stride 8, and one anchor-free head at stride 8 with one branch for the boxes and one for the
+classes (what places a box's sides and what tells a square from a triangle differ). Each cell predicts the
+distances from its centre to the four sides of a box (left, top, right, bottom, in cells) and one score per class
+that is trained to be the IoU of its box with the object (so the score ranks boxes by how well they fit). Stride 8
+keeps objects of 10 px apart; the pyramid gives every cell the context of a quarter of the image. Decoded, the
+output is the Ultralytics layout `[1, 4 + classes, cells]` (centre x, centre y, width, height in input pixels,
+then class scores), which the detector's default ONNX logic runs without any extra configuration.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def upsample(x: jax.Array) -> jax.Array:
 
 
 class Detector(nnx.Module):
-    def __init__(self, classes: int, rngs: nnx.Rngs, width: int = 32) -> None:
+    def __init__(self, classes: int, rngs: nnx.Rngs, width: int = 16) -> None:
         w = width
         self.stem = ConvBN(3, w // 2, 3, 2, rngs)                      # /2
         self.down4 = ConvBN(w // 2, w, 3, 2, rngs)                     # /4
@@ -67,7 +68,8 @@ class Detector(nnx.Module):
         self.lateral8 = ConvBN(2 * w, 2 * w, 1, 1, rngs)
         self.smooth16 = ConvBN(2 * w, 2 * w, 3, 1, rngs)
         self.smooth8 = ConvBN(2 * w, 2 * w, 3, 1, rngs)
-        self.branch = ConvBN(2 * w, 2 * w, 3, 1, rngs)
+        self.box_branch = ConvBN(2 * w, 2 * w, 3, 1, rngs)
+        self.cls_branch = ConvBN(2 * w, 2 * w, 3, 1, rngs)
         self.box_out = nnx.Conv(2 * w, 4, (1, 1), rngs=rngs)
         self.cls_out = nnx.Conv(2 * w, classes, (1, 1), rngs=rngs)
         assert self.cls_out.bias is not None and self.box_out.bias is not None
@@ -82,8 +84,7 @@ class Detector(nnx.Module):
         c32 = self.block32(self.down32(c16))
         p16 = self.smooth16(self.lateral16(c16) + upsample(self.lateral32(c32)))
         p8 = self.smooth8(self.lateral8(c8) + upsample(p16))
-        shared = self.branch(p8)
-        return jnp.concatenate([self.box_out(shared), self.cls_out(shared)], axis=-1)
+        return jnp.concatenate([self.box_out(self.box_branch(p8)), self.cls_out(self.cls_branch(p8))], axis=-1)
 
 
 def cell_centres(h: int, w: int, dtype: jnp.dtype = jnp.float32) -> tuple[jax.Array, jax.Array]:

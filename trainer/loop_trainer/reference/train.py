@@ -18,6 +18,7 @@ import math
 import os
 import tempfile
 import time
+import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,13 @@ from flax import nnx
 
 from ..logic import Reporter, TrainingError, TrainingJob
 from .data import Split, batch, input_size, letterbox, load_split, validation_share
+from .devices import Parallel, parallel_for, split_cpu
 from .evaluate import Evaluation, Prediction, best_threshold, confusion_matrix, evaluate, select, to_original
 from .hyper import Hyper
 from .network import Detector, cell_centres, decode, distances
 
 log = logging.getLogger("reference.train")
+split_cpu()  # before JAX's first computation in the training child
 
 VALIDATION_FRACTION = 0.15
 EVAL_BATCH = 16
@@ -58,10 +61,12 @@ def _iou_terms(pred: jax.Array, true: jax.Array) -> tuple[jax.Array, jax.Array]:
     return iou, iou - (hull - union) / hull
 
 
-def loss_fn(model: Detector, images: jax.Array, true_box: jax.Array, true_cls: jax.Array) -> jax.Array:
+def loss_fn(model: Detector, images: jax.Array, true_box: jax.Array, true_cls: jax.Array,
+            share: jax.Array) -> jax.Array:
     """Varifocal loss on the class scores (the target of a cell that learns an object is the IoU of its box
-    with the object) plus generalised-IoU loss on the boxes of those cells."""
-    raw = model(images)
+    with the object) plus generalised-IoU loss on the boxes of those cells. `images` are uint8 (a quarter of the
+    bytes to move); `share` is each cell's share of its object (data.targets)."""
+    raw = model(images.astype(jnp.float32) * (1 / 255))
     n, h, w, c = raw.shape
     raw = raw.reshape(n, h * w, c)
     cx, cy = cell_centres(h, w, raw.dtype)
@@ -69,6 +74,9 @@ def loss_fn(model: Detector, images: jax.Array, true_box: jax.Array, true_cls: j
     pred = jnp.stack([cx - d[..., 0], cy - d[..., 1], cx + d[..., 2], cy + d[..., 3]], axis=-1)
     positive = (true_cls >= 0).astype(raw.dtype)
     count = jnp.maximum(positive.sum(), 1.0)
+    # every object weighs the same, however many cells learn it (a large object has up to 25 cells, a small one
+    # 1 to 4: weighed per cell, the small objects hardly counted); the total stays that of the positive cells
+    cell_weight = share * (count / jnp.maximum(share.sum(), 1.0))
     iou, giou = _iou_terms(pred, true_box)
     quality = jax.lax.stop_gradient(jnp.clip(iou, 0.0, 1.0)) * positive
     target = jax.nn.one_hot(true_cls, c - 4, dtype=raw.dtype) * quality[..., None]
@@ -78,16 +86,18 @@ def loss_fn(model: Detector, images: jax.Array, true_box: jax.Array, true_cls: j
     # down-weighted by how sure they already are; the other classes of a cell that learns an object keep their
     # full weight (telling a square from a triangle is the hard part, not telling either from the background)
     weight = jnp.where(target > 0, target, jnp.where(positive[..., None] > 0, 1.0, 0.75 * jnp.square(scores)))
+    weight = jnp.where(positive[..., None] > 0, weight * cell_weight[..., None], weight)
     cls_loss = (optax.sigmoid_binary_cross_entropy(logits, target) * weight).sum() / count
-    box_loss = ((1.0 - giou) * positive).sum() / count
+    box_loss = ((1.0 - giou) * cell_weight).sum() / count
     total: jax.Array = cls_loss + 2.0 * box_loss
     return total
 
 
 @nnx.jit
 def train_step(model: Detector, optimizer: nnx.Optimizer[Detector], average: Any, decay: jax.Array,
-               images: jax.Array, true_box: jax.Array, true_cls: jax.Array) -> tuple[jax.Array, Any]:
-    loss, grads = nnx.value_and_grad(loss_fn)(model, images, true_box, true_cls)
+               images: jax.Array, true_box: jax.Array, true_cls: jax.Array, share: jax.Array
+               ) -> tuple[jax.Array, Any]:
+    loss, grads = nnx.value_and_grad(loss_fn)(model, images, true_box, true_cls, share)
     optimizer.update(model, grads)
     average = jax.tree.map(lambda a, v: a * decay + v * (1.0 - decay), average, nnx.state(model))
     return loss, average
@@ -134,7 +144,8 @@ def averaged_model(model: Detector, average: Any) -> Detector:
     return copy
 
 
-def detect_split(model: Detector, split: Split, height: int, width: int) -> list[list[Prediction]]:
+def detect_split(model: Detector, split: Split, height: int, width: int,
+                 parallel: Parallel | None = None) -> list[list[Prediction]]:
     """Detections (original pixels) of `model` on every image of `split`, preprocessed as the detector does."""
     predictions: list[list[Prediction]] = []
     for start in range(0, len(split), EVAL_BATCH):
@@ -143,7 +154,9 @@ def detect_split(model: Detector, split: Split, height: int, width: int) -> list
         tensor = np.zeros((EVAL_BATCH, height, width, 3), np.float32)  # a fixed batch: compiled once
         for k, (canvas, *_) in enumerate(boxed):
             tensor[k] = canvas.astype(np.float32) / 255.0
-        boxes, scores = (np.asarray(a) for a in predict(model, jnp.asarray(tensor)))
+        placed = parallel.put_batch(tensor)[0] if parallel and EVAL_BATCH % parallel.devices == 0 \
+            else jnp.asarray(tensor)
+        boxes, scores = (np.asarray(a) for a in predict(model, placed))
         for k, (image, (_, scale, px, py)) in enumerate(zip(chunk, boxed, strict=True)):
             preds = []
             for xyxy, cls, score in select(boxes[k], scores[k], conf=EVAL_CONF, iou=NMS_IOU):
@@ -151,6 +164,45 @@ def detect_split(model: Detector, split: Split, height: int, width: int) -> list
                 preds.append((float(x1), float(y1), float(x2), float(y2), cls, score))
             predictions.append(preds)
     return predictions
+
+
+def save_checkpoint(path: Path, model: Detector, optimizer: nnx.Optimizer[Detector], average: Any,
+                    best: dict[str, np.ndarray] | None, figures: tuple[int, float, float, int]) -> None:
+    """Everything a killed training needs to continue (atomically replaced); figures: epochs done, best
+    validation fitness, its threshold and its epoch."""
+    arrays = {f"model:{k}": v for k, v in flat(nnx.state(model)).items()}
+    arrays.update({f"opt:{k}": v for k, v in flat(nnx.state(optimizer)).items()})
+    arrays.update({f"avg:{k}": v for k, v in flat(average).items()})
+    arrays.update({f"best:{k}": v for k, v in (best or {}).items()})
+    arrays.update({name: np.array(value) for name, value in
+                   zip(("epoch", "best_fitness", "threshold", "best_epoch"), figures, strict=True)})
+    _save_arrays(path, arrays)
+
+
+def resume(checkpoint: Path, model: Detector, optimizer: nnx.Optimizer[Detector], average: Any
+            ) -> tuple[Any, int, float, float, int, dict[str, np.ndarray] | None] | None:
+    """Load the checkpoint into `model` and `optimizer`; returns (average, epoch, best fitness, threshold, best
+    epoch, best weights), or None without a checkpoint or with one that does not fit this network (written by
+    another version of the trainer or with another `width`: the training starts over, it does not crash)."""
+    if not checkpoint.exists():
+        return None
+    try:
+        saved = dict(np.load(checkpoint))
+
+        def part(prefix: str) -> dict[str, np.ndarray]:
+            return {k[len(prefix):]: v for k, v in saved.items() if k.startswith(prefix)}
+
+        model_state = restore(nnx.state(model), part("model:"), strict=True)[0]
+        optimizer_state = restore(nnx.state(optimizer), part("opt:"), strict=True)[0]
+        average = restore(average, part("avg:"), strict=True)[0]
+        figures = (int(saved["epoch"]), float(saved["best_fitness"]), float(saved["threshold"]),
+                   int(saved["best_epoch"]))
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
+        log.warning("the checkpoint does not fit this network (%s); the training starts over", error)
+        return None
+    nnx.update(model, model_state)
+    nnx.update(optimizer, optimizer_state)
+    return (average, *figures, part("best:") or None)
 
 
 def split_items(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
@@ -208,24 +260,22 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
     checkpoint = job.training_dir / "checkpoint.npz"
     start_epoch, best_fitness, best, threshold, best_epoch = 0, -1.0, None, 0.25, 0
     average = jax.tree.map(jnp.copy, nnx.state(model))
-    if checkpoint.exists():
-        saved = dict(np.load(checkpoint))
-
-        def part(prefix: str) -> dict[str, np.ndarray]:
-            return {k[len(prefix):]: v for k, v in saved.items() if k.startswith(prefix)}
-
-        nnx.update(model, restore(nnx.state(model), part("model:"), strict=True)[0])
-        nnx.update(optimizer, restore(nnx.state(optimizer), part("opt:"), strict=True)[0])
-        average = restore(average, part("avg:"), strict=True)[0]
-        start_epoch, best_fitness = int(saved["epoch"]), float(saved["best_fitness"])
-        threshold, best_epoch = float(saved["threshold"]), int(saved["best_epoch"])
-        best = part("best:") or None
+    resumed = resume(checkpoint, model, optimizer, average)
+    if resumed is not None:
+        average, start_epoch, best_fitness, threshold, best_epoch, best = resumed
         log.info("resuming at epoch %d (best validation fitness so far %.3f)", start_epoch, best_fitness)
     elif job.base_model_dir is not None and (job.base_model_dir / "weights.npz").exists():
         state, replaced = restore(nnx.state(model), dict(np.load(job.base_model_dir / "weights.npz")), strict=False)
         nnx.update(model, state)
         average = jax.tree.map(jnp.copy, nnx.state(model))
         log.info("continuing from the base model (%d weight arrays taken)", replaced)
+
+    parallel = parallel_for(hyper.batch_size)
+    nnx.update(model, parallel.replicate(nnx.state(model)))
+    nnx.update(optimizer, parallel.replicate(nnx.state(optimizer)))
+    average = parallel.replicate(average)
+    if parallel.devices > 1:
+        log.info("each batch is split over %d devices", parallel.devices)
 
     rng = np.random.default_rng(hyper.seed + start_epoch)
     plain_from = hyper.epochs - max(1, round(hyper.epochs * LAST_PLAIN_EPOCHS))
@@ -247,21 +297,21 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
                              np.random.default_rng(seeds[k]), mosaic)
 
             pending: Future[tuple[np.ndarray, ...]] = feeder.submit(make, 0)
-            losses = []
+            losses: list[jax.Array] = []  # read once per epoch: a read per step would idle the devices meanwhile
             for k in range(steps_per_epoch):
                 if reporter.shutdown_requested:  # the last checkpoint stays; this epoch runs again after the restart
                     break
-                images, boxes, classes = pending.result()
+                images, boxes, classes, shares = pending.result()
                 if k + 1 < steps_per_epoch:
                     pending = feeder.submit(make, k + 1)
                 step += 1
                 decay = jnp.asarray(EMA_DECAY * (1 - math.exp(-step / 50)), jnp.float32)
-                loss, average = train_step(model, optimizer, average, decay, jnp.asarray(images),
-                                           jnp.asarray(boxes), jnp.asarray(classes))
-                losses.append(float(loss))
+                loss, average = train_step(model, optimizer, average, decay,
+                                           *parallel.put_batch(images, boxes, classes, shares))
+                losses.append(loss)
             if reporter.shutdown_requested:
                 break
-            mean_loss = float(np.mean(losses))
+            mean_loss = float(jnp.mean(jnp.stack(losses))) if losses else float("nan")
             if not math.isfinite(mean_loss):
                 raise RuntimeError(f"the loss became {mean_loss} in epoch {epoch + 1}")
             figures: dict[str, float | int] = {"epoch": epoch + 1, "loss": round(mean_loss, 4)}
@@ -269,7 +319,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
             if ((epoch + 1) % hyper.eval_every == 0 or last or reporter.stop_requested) \
                     and not reporter.shutdown_requested:
                 evaluated = averaged_model(model, average)
-                predictions = detect_split(evaluated, validation, height, width)
+                predictions = detect_split(evaluated, validation, height, width, parallel)
                 result = evaluate(predictions, validation.truths(), len(categories), threshold, points)
                 figures.update(_figures("val", result))
                 log.info("epoch %d: loss %.3f, validation mAP@0.5 %.3f, mAP@0.5:0.95 %.3f (%.0f s)", epoch + 1,
@@ -284,13 +334,8 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
                 log.info("epoch %d: loss %.3f (%.0f s)", epoch + 1, mean_loss, time.monotonic() - started)
             reporter.progress((epoch + 1) / hyper.epochs, **figures)
             done = epoch + 1
-            arrays = {f"model:{k}": v for k, v in flat(nnx.state(model)).items()}
-            arrays.update({f"opt:{k}": v for k, v in flat(nnx.state(optimizer)).items()})
-            arrays.update({f"avg:{k}": v for k, v in flat(average).items()})
-            arrays.update({f"best:{k}": v for k, v in (best or {}).items()})
-            arrays.update({"epoch": np.array(epoch + 1), "best_fitness": np.array(best_fitness),
-                           "threshold": np.array(threshold), "best_epoch": np.array(best_epoch)})
-            _save_arrays(checkpoint, arrays)
+            save_checkpoint(checkpoint, model, optimizer, average, best,
+                            (epoch + 1, best_fitness, threshold, best_epoch))
     if reporter.shutdown_requested:
         log.info("shutdown requested: checkpoint kept, the training resumes at the next start")
         return None

@@ -1,0 +1,53 @@
+"""A training's checkpoint: what is saved comes back, and one that does not fit the network starts the training over
+instead of failing it (a trainer upgraded mid-training, another `width`, a damaged file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import optax
+from flax import nnx
+
+from loop_trainer.reference.network import Detector
+from loop_trainer.reference.train import flat, resume, save_checkpoint
+
+
+def _network(width: int, seed: int) -> tuple[Detector, nnx.Optimizer[Detector]]:
+    model = Detector(2, nnx.Rngs(seed), width=width)
+    return model, nnx.Optimizer(model, optax.adamw(1e-3), wrt=nnx.Param)
+
+
+def test_a_checkpoint_comes_back(tmp_path: Path) -> None:
+    model, optimizer = _network(8, 0)
+    best = flat(nnx.state(model))
+    save_checkpoint(tmp_path / "c.npz", model, optimizer, nnx.state(model), best, (7, 0.42, 0.35, 4))
+    fresh, fresh_optimizer = _network(8, 1)
+    assert not np.allclose(flat(nnx.state(fresh))["['stem']['conv']['kernel'].value"],
+                           best["['stem']['conv']['kernel'].value"])
+    resumed = resume(tmp_path / "c.npz", fresh, fresh_optimizer, nnx.state(fresh))
+    assert resumed is not None
+    average, epoch, fitness, threshold, best_epoch, saved_best = resumed
+    assert (epoch, best_epoch) == (7, 4) and fitness == np.float32(0.42) and threshold == np.float32(0.35)
+    assert saved_best is not None and saved_best.keys() == best.keys()
+    for name, value in flat(nnx.state(fresh)).items():
+        np.testing.assert_array_equal(value, best[name])
+    for name, value in flat(average).items():
+        np.testing.assert_array_equal(value, best[name])
+
+
+def test_a_checkpoint_of_another_network_starts_over(tmp_path: Path) -> None:
+    model, optimizer = _network(8, 0)
+    save_checkpoint(tmp_path / "c.npz", model, optimizer, nnx.state(model), None, (3, 0.1, 0.25, 0))
+    wider, wider_optimizer = _network(16, 1)
+    before = flat(nnx.state(wider))
+    assert resume(tmp_path / "c.npz", wider, wider_optimizer, nnx.state(wider)) is None
+    for name, value in flat(nnx.state(wider)).items():  # untouched
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_a_damaged_checkpoint_starts_over(tmp_path: Path) -> None:
+    (tmp_path / "c.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    model, optimizer = _network(8, 0)
+    assert resume(tmp_path / "c.npz", model, optimizer, nnx.state(model)) is None
+    assert resume(tmp_path / "missing.npz", model, optimizer, nnx.state(model)) is None
