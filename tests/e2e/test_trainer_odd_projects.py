@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import ORG, node_env
 from tests.processes import Service, wait_until
+from tests.received_counts import model_format_arrivals
 
 SMALL = {"image_width": 160, "image_height": 120}
 QUICK = {"resolution": 128, "epochs": 2, "eval_every": 1}
@@ -92,19 +93,25 @@ def test_tiny_and_odd_projects_train_or_fail_at_once_with_one_clear_error(
         project_name = "odd0"  # the trainer serves one project: each case generates it anew
         body = {"project_name": project_name, **SMALL, **project}
         assert loop.post(f"/{ORG}/projects/generator", json=body).status_code == 200, name
+        before = model_format_arrivals(stub.url, ORG, project_name)
         started = loop.post(f"/{ORG}/projects/{project_name}/trainings", json={"hyperparameters": hyper})
         assert started.status_code == 200, (name, started.text)
         end = wait_until(lambda p=project_name: finished(loop, p), 240, f"the end of '{name}'")
         models = loop.get(f"/{ORG}/projects/{project_name}/models").json()["models"]
+        # what the trainer sent, counted at the stub's receiving end (repeats included)
+        arrived = {key: count - before.get(key, 0)
+                   for key, count in model_format_arrivals(stub.url, ORG, project_name).items()
+                   if count != before.get(key, 0)}
         if expected == "done":
             assert end["state"] == "done", (name, end.get("errors"), trainer.log()[-3000:])
+            assert arrived == {(end["model_id"], "onnx"): 1}, (name, arrived)
             assert [m["id"] for m in models] == [end["model_id"]], name
             info = model_json(loop, project_name, end["model_id"])
             figures = info["figures"]
             assert 0.0 <= figures["map50"] <= 1.0 and figures["measured_on"] == measured_on(project), (name, figures)
             assert 0.0 < info["conf_threshold"] < 1.0 and info["iou_threshold"] == 0.6
         else:
-            assert end["state"] == "failed" and models == [], (name, end)
+            assert end["state"] == "failed" and models == [] and arrived == {}, (name, end, arrived)
             errors = list((end.get("errors") or {}).values())
             assert len(errors) == 1 and expected in errors[0] and "\n" not in errors[0], (name, errors)
         wait_until(lambda: idle(trainer), 30, f"the trainer idle after '{name}'")
@@ -120,7 +127,7 @@ def start_long_training(loop: httpx.Client) -> None:
 
 
 def test_stop_before_the_first_validation_uploads_the_model_as_it_is(
-        loop: httpx.Client, trainer: Service) -> None:
+        stub: Service, loop: httpx.Client, trainer: Service) -> None:
     start_long_training(loop)
     # an epoch has ended (progress reported), no validation has happened (no metrics)
     wait_until(lambda: (training(loop, "odd0").get("progress") or 0) > 0, 180, "the first epoch")
@@ -128,6 +135,7 @@ def test_stop_before_the_first_validation_uploads_the_model_as_it_is(
     assert loop.post(f"/{ORG}/projects/odd0/trainings/1/stop").status_code == 200
     end = wait_until(lambda: finished(loop, "odd0"), 180, "the end")
     assert end["state"] == "done" and end["model_id"], (end, trainer.log()[-3000:])
+    assert model_format_arrivals(stub.url, ORG, "odd0") == {(end["model_id"], "onnx"): 1}  # sent once
     assert len(loop.get(f"/{ORG}/projects/odd0/models").json()["models"]) == 1
     assert (end.get("metrics") or {}).get("confusion_matrix"), end  # measured once at the end
 
