@@ -30,8 +30,8 @@ def available_cores() -> int:
 
 
 def split_cpu() -> None:
-    """Make one CPU device per core (up to MAX_CPU_DEVICES). Must run before JAX's first computation; the training
-    child calls it when it imports the training loop."""
+    """Make one CPU device per core (up to MAX_CPU_DEVICES). Must run before JAX's first computation; the
+    reference TrainerLogic calls it in the training child just before it trains."""
     count = max(1, min(available_cores(), MAX_CPU_DEVICES))
     try:
         jax.config.update("jax_num_cpu_devices", count)  # type: ignore[no-untyped-call]

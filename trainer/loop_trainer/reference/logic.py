@@ -31,8 +31,10 @@ class ReferenceTrainerLogic(TrainerLogic):
         PretrainedModel(name="small", label="Small", description="the reference detector, trained from scratch")]
 
     def train(self, job: TrainingJob, reporter: Reporter) -> None:
-        from .train import run  # JAX is imported only in the child process
+        from .devices import split_cpu  # JAX is imported only in the child process
+        from .train import run
 
+        split_cpu()  # before JAX's first computation
         run(job, reporter)
 
     def model_files(self, job: TrainingJob) -> tuple[dict[str, list[Path]], dict[str, Any]]:

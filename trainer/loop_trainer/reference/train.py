@@ -31,13 +31,12 @@ from flax import nnx
 
 from ..logic import Reporter, TrainingError, TrainingJob
 from .data import Split, batch, input_size, letterbox, load_split, validation_share
-from .devices import Parallel, parallel_for, split_cpu
+from .devices import Parallel, parallel_for
 from .evaluate import Evaluation, Prediction, best_threshold, confusion_matrix, evaluate, select, to_original
 from .hyper import Hyper
 from .network import Detector, cell_centres, decode, distances
 
 log = logging.getLogger("reference.train")
-split_cpu()  # before JAX's first computation in the training child
 
 VALIDATION_FRACTION = 0.15
 EVAL_BATCH = 16
@@ -311,7 +310,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
                 losses.append(loss)
             if reporter.shutdown_requested:
                 break
-            mean_loss = float(jnp.mean(jnp.stack(losses))) if losses else float("nan")
+            mean_loss = float(jnp.mean(jnp.stack(losses)))
             if not math.isfinite(mean_loss):
                 raise RuntimeError(f"the loss became {mean_loss} in epoch {epoch + 1}")
             figures: dict[str, float | int] = {"epoch": epoch + 1, "loss": round(mean_loss, 4)}
