@@ -49,7 +49,7 @@ demo-model: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared/loop_shared stub_loop/stub_loop detector/loop_detector trainer/loop_trainer converter/loop_converter
+	$(BIN)/mypy shared/loop_shared stub_loop/stub_loop detector/loop_detector trainer/loop_trainer converter/loop_converter deploy/swarm/balancer.py
 
 run: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH bash scripts/run_local.sh

@@ -97,3 +97,16 @@ def test_precision_recall_threshold_and_confusion() -> None:
     # F1 is best at 0.25 or 0.3 (both found, the invented box left out)
     assert best_threshold(preds, truths, 1) == 0.25
     assert confusion_matrix(preds, truths, ["a"], conf=0.25) == {"a": {"tp": 2, "fp": 0, "fn": 0}}
+
+
+def test_threshold_stays_below_a_plateau_edge_set_by_one_stray_detection() -> None:
+    # 40 objects found with scores 0.72-0.9; stray detections at 0.66, 0.3 and 0.2. The best F1 alone is at 0.7
+    # (above the stray at 0.66), right at the edge where slightly lower scores on new images lose objects.
+    truths = [[(0.0, 0.0, 20.0, 20.0, 0)] for _ in range(40)]
+    preds: list[list[tuple[float, float, float, float, int, float]]] = [
+        [(0.0, 0.0, 20.0, 20.0, 0, 0.72 + 0.18 * k / 39)] for k in range(40)]
+    preds[0].append((50.0, 50.0, 70.0, 70.0, 0, 0.66))
+    preds[1].append((50.0, 50.0, 70.0, 70.0, 0, 0.3))
+    preds[2].append((50.0, 50.0, 70.0, 70.0, 0, 0.2))
+    # F1: 80/81 = 0.988 from 0.35 to 0.65 (within 0.02 of 1.0), 80/82 = 0.976 at 0.25-0.3 (not)
+    assert best_threshold(preds, truths, 1) == 0.35
