@@ -7,6 +7,7 @@ images are letterboxed exactly as the detector does.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,22 +129,24 @@ def _placement(shape: tuple[int, ...], height: int, width: int, zoom: float, rng
     return np.array([[scale, 0, tx], [0, scale, ty]], np.float64)
 
 
-_NOISE_BANK: np.ndarray | None = None
 NOISE_BANK_SIZE = 1 << 21   # 2 M samples: a random window of it is the noise of one image
 
 
+@functools.cache
+def _noise_bank() -> np.ndarray:
+    """Normal samples times 16 (int16), drawn once per process."""
+    return np.round(np.random.default_rng(0).standard_normal(NOISE_BANK_SIZE) * 16).astype(np.int16)
+
+
 def _add_noise(rgb: np.ndarray, sigma: int, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian noise of `sigma` grey levels, cut from a bank of normal samples drawn once per process (drawing
-    fresh normals for every image took more time than the rest of the augmentation together)."""
-    global _NOISE_BANK
-    if _NOISE_BANK is None:
-        _NOISE_BANK = np.round(np.random.default_rng(0).standard_normal(NOISE_BANK_SIZE) * 16).astype(np.int16)
+    """Gaussian noise of `sigma` grey levels, cut from the noise bank (drawing fresh normals for every image took
+    more time than the rest of the augmentation together)."""
     size = rgb.size
-    if size > NOISE_BANK_SIZE:  # a huge sample: fresh normals
+    if size > NOISE_BANK_SIZE:  # a sample larger than the bank (inputs above ~830 x 830): fresh normals
         noise = (rng.standard_normal(rgb.shape, dtype=np.float32) * 16).astype(np.int16)
     else:
         start = int(rng.integers(0, NOISE_BANK_SIZE - size + 1))
-        noise = _NOISE_BANK[start:start + size].reshape(rgb.shape)
+        noise = _noise_bank()[start:start + size].reshape(rgb.shape)
     noisy: np.ndarray = np.clip(rgb.astype(np.int16) + ((noise * sigma + 8) >> 4), 0, 255).astype(np.uint8)
     return noisy
 

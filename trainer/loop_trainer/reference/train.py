@@ -98,8 +98,8 @@ def train_step(model: Detector, optimizer: nnx.Optimizer[Detector], average: Any
                ) -> tuple[jax.Array, Any]:
     loss, grads = nnx.value_and_grad(loss_fn)(model, images, true_box, true_cls, share)
     optimizer.update(model, grads)
-    # the average's decay ramps up over the first steps; computed here from the optimizer's step count, not
-    # passed in: a fresh scalar from the host each step made every step a third slower on CPU devices
+    # the average's decay ramps up over the first steps, counted by the optimizer (so it also continues right
+    # after a resumed checkpoint, whose optimizer state holds the step count)
     decay = EMA_DECAY * (1.0 - jnp.exp(-optimizer.step.value.astype(jnp.float32) / 50.0))
     average = jax.tree.map(lambda a, v: a * decay + v * (1.0 - decay), average, nnx.state(model))
     return loss, average
