@@ -14,7 +14,7 @@ from loop_trainer.reference.train import flat, resume, save_checkpoint
 
 
 def _network(width: int, seed: int) -> tuple[Detector, nnx.Optimizer[Detector]]:
-    model = Detector(2, nnx.Rngs(seed), width=width)
+    model = Detector(2, seed, width=width)
     return model, nnx.Optimizer(model, optax.adamw(1e-3), wrt=nnx.Param)
 
 

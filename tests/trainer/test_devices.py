@@ -25,7 +25,7 @@ SCRIPT = textwrap.dedent("""
     arrays = batch(Split(list("abcd"), images, boxes), np.arange(4), 64, 96, rng, 0.5)
 
     def gradients(place):
-        model = Detector(2, nnx.Rngs(0), width=8)
+        model = Detector(2, 0, width=8)
         loss, grads = nnx.value_and_grad(loss_fn)(model, *place(arrays))
         return float(loss), flat(grads), flat(nnx.state(model, nnx.BatchStat))
 

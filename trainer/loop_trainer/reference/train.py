@@ -44,6 +44,7 @@ EVAL_CONF = 0.01          # detections kept for computing average precision
 NMS_IOU = 0.6
 EMA_DECAY = 0.99          # the evaluated and exported weights are an exponential average over the steps
 LAST_PLAIN_EPOCHS = 0.15  # the last share of the epochs trains on single images only (no mosaics)
+QUALITY_POWER = 0.5       # a cell's class target is the IoU of its box to this power (see loss_fn)
 
 
 def _iou_terms(pred: jax.Array, true: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -63,8 +64,10 @@ def _iou_terms(pred: jax.Array, true: jax.Array) -> tuple[jax.Array, jax.Array]:
 def loss_fn(model: Detector, images: jax.Array, true_box: jax.Array, true_cls: jax.Array,
             share: jax.Array) -> jax.Array:
     """Varifocal loss on the class scores (the target of a cell that learns an object is the IoU of its box
-    with the object) plus generalised-IoU loss on the boxes of those cells. `images` are uint8 (a quarter of the
-    bytes to move); `share` is each cell's share of its object (data.targets)."""
+    with the object, to the power QUALITY_POWER) plus generalised-IoU loss on the boxes of those cells. The square
+    root keeps the order of the boxes but lifts the scores of small objects, whose boxes rarely fit better
+    than IoU 0.6 (one pixel off on a 14 px box), above the clutter they otherwise rank below. `images` are uint8
+    (a quarter of the bytes to move); `share` is each cell's share of its object (data.targets)."""
     raw = model(images.astype(jnp.float32) * (1 / 255))
     n, h, w, c = raw.shape
     raw = raw.reshape(n, h * w, c)
@@ -77,7 +80,7 @@ def loss_fn(model: Detector, images: jax.Array, true_box: jax.Array, true_cls: j
     # 1 to 4: weighed per cell, the small objects hardly counted); the total stays that of the positive cells
     cell_weight = share * (count / jnp.maximum(share.sum(), 1.0))
     iou, giou = _iou_terms(pred, true_box)
-    quality = jax.lax.stop_gradient(jnp.clip(iou, 0.0, 1.0)) * positive
+    quality = jax.lax.stop_gradient(jnp.clip(iou, 0.0, 1.0) ** QUALITY_POWER) * positive
     target = jax.nn.one_hot(true_cls, c - 4, dtype=raw.dtype) * quality[..., None]
     logits = raw[..., 4:]
     scores = jax.lax.stop_gradient(jax.nn.sigmoid(logits))
@@ -250,7 +253,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
              len(test), train.objects, validation.objects, test.objects, width, height, hyper,
              time.monotonic() - started)
 
-    model = Detector(len(categories), nnx.Rngs(hyper.seed), width=hyper.width)
+    model = Detector(len(categories), hyper.seed, width=hyper.width)
     steps_per_epoch = max(1, math.ceil(len(train) / hyper.batch_size))
     total = steps_per_epoch * hyper.epochs
     warmup = min(steps_per_epoch * hyper.warmup_epochs, total - 1)
