@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.select import Select
 
 from stub_loop.grid_model import grid_package
 from tests.conftest import ORG
@@ -64,8 +65,12 @@ def test_the_page_lists_a_generated_projects_images(stub: Service, loop: httpx.C
         field = form.find_element(By.NAME, name)
         field.clear()
         field.send_keys(value)
+    Select(form.find_element(By.NAME, "difficulty")).select_by_value("hard")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for(browser, lambda b: "made-here" in b.find_element(By.ID, "title").text, "the generated project shown")
+    # the hard generator names its box categories by shape alone (the easy one by colour and shape)
+    names = [c["name"] for c in loop.get(f"/{ORG}/projects/made-here").json()["categories"] if c["type"] == "box"]
+    assert names == ["circle", "square"]
     browser.find_element(By.CSS_SELECTOR, "#tabs [data-tab='images']").click()
     browser.execute_script("const s = document.getElementById('state'); s.value = '';"
                            "s.dispatchEvent(new Event('change'));")  # the inbox filter chosen above stays

@@ -183,7 +183,7 @@
     const form = Object.fromEntries(new FormData(e.target));
     const org = form.org;
     delete form.org;
-    for (const key of Object.keys(form)) if (key !== "project_name") form[key] = Number(form[key]);
+    for (const key of Object.keys(form)) if (!["project_name", "difficulty"].includes(key)) form[key] = Number(form[key]);
     act("generate-result", async () => {
       const made = await Loop.request("POST", `/api/${encodeURIComponent(org)}/projects/generator`, form);
       choose(made.organization, made.project);
