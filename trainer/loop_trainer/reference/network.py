@@ -78,7 +78,7 @@ class Detector(nnx.Module):
     def __init__(self, classes: int, seed: int, width: int = 16) -> None:
         w = width
         rngs, k = nnx.Rngs(seed), host_kernels(seed)
-        self.stem = ConvBN(3, w // 2, 3, 2, rngs, k)                   # /2
+        self.stem = ConvBN(3, w // 2, 3, 2, rngs, k)                      # /2
         self.down4 = ConvBN(w // 2, w, 3, 2, rngs, k)                     # /4
         self.down8 = ConvBN(w, 2 * w, 3, 2, rngs, k)                      # /8
         self.block8 = Residual(2 * w, rngs, k)

@@ -44,7 +44,6 @@ EVAL_CONF = 0.01          # detections kept for computing average precision
 NMS_IOU = 0.6
 EMA_DECAY = 0.99          # the evaluated and exported weights are an exponential average over the steps
 LAST_PLAIN_EPOCHS = 0.15  # the last share of the epochs trains on single images only (no mosaics)
-QUALITY_POWER = 1.0       # a cell's class target is the IoU of its box to this power (see loss_fn)
 
 
 def _iou_terms(pred: jax.Array, true: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -64,10 +63,8 @@ def _iou_terms(pred: jax.Array, true: jax.Array) -> tuple[jax.Array, jax.Array]:
 def loss_fn(model: Detector, images: jax.Array, true_box: jax.Array, true_cls: jax.Array,
             share: jax.Array) -> jax.Array:
     """Varifocal loss on the class scores (the target of a cell that learns an object is the IoU of its box
-    with the object, to the power QUALITY_POWER) plus generalised-IoU loss on the boxes of those cells. A power of
-    0.5 lifted small objects' scores and test mAP@0.5 on hard projects; it is not the default until the INT8
-    conversion failures of the Docker test (seen with both settings) are understood. `images` are uint8
-    (a quarter of the bytes to move); `share` is each cell's share of its object (data.targets)."""
+    with the object) plus generalised-IoU loss on the boxes of those cells. `images` are uint8 (a quarter of the
+    bytes to move); `share` is each cell's share of its object (data.targets)."""
     raw = model(images.astype(jnp.float32) * (1 / 255))
     n, h, w, c = raw.shape
     raw = raw.reshape(n, h * w, c)
@@ -80,7 +77,7 @@ def loss_fn(model: Detector, images: jax.Array, true_box: jax.Array, true_cls: j
     # 1 to 4: weighed per cell, the small objects hardly counted); the total stays that of the positive cells
     cell_weight = share * (count / jnp.maximum(share.sum(), 1.0))
     iou, giou = _iou_terms(pred, true_box)
-    quality = jax.lax.stop_gradient(jnp.clip(iou, 0.0, 1.0) ** QUALITY_POWER) * positive
+    quality = jax.lax.stop_gradient(jnp.clip(iou, 0.0, 1.0)) * positive
     target = jax.nn.one_hot(true_cls, c - 4, dtype=raw.dtype) * quality[..., None]
     logits = raw[..., 4:]
     scores = jax.lax.stop_gradient(jax.nn.sigmoid(logits))
