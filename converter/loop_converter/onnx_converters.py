@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +41,52 @@ def quiet_root_logger() -> Iterator[None]:
         yield
     finally:
         root.setLevel(level)
+
+
+def output_layers(model: onnx.ModelProto) -> list[onnx.NodeProto]:
+    """The quantizable nodes that write the model's outputs: the first ones met going back from each graph output
+    through other operations (for the reference detector its box and score convolutions; for a head that ends in
+    a fixed convolution, such as a distribution-to-distance step, that convolution)."""
+    producers = {name: node for node in model.graph.node for name in node.output}
+    found: list[onnx.NodeProto] = []
+    seen: set[int] = set()
+    pending = [output.name for output in model.graph.output]
+    while pending:
+        node = producers.get(pending.pop())
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.op_type in QUANTIZED_OPS:
+            found.append(node)
+        else:
+            pending.extend(node.input)
+    return found
+
+
+def _weight_bytes(model: onnx.ModelProto) -> int:
+    return sum(len(tensor.raw_data) for tensor in model.graph.initializer)
+
+
+def float_output_layers(source: Path, work_dir: Path) -> tuple[Path, list[str]]:
+    """(the model to quantize, the names of the nodes that stay float): the layers that write the outputs keep
+    float weights and activations unless they are all the model computes. Their outputs are the scores and box
+    sides themselves, where one 8-bit step moves a score across the confidence threshold or a side by a few
+    pixels, and they are a small share of the work. Unnamed nodes get names (the quantizer excludes by name)."""
+    model = onnx.load(str(source), load_external_data=False)  # the graph is enough to look at
+    outputs = output_layers(model)
+    if len(outputs) == sum(node.op_type in QUANTIZED_OPS for node in model.graph.node):
+        return source, []
+    if any(not node.name for node in outputs):
+        onnx.load_external_data_for_model(model, str(source.parent))
+        names = {node.name for node in model.graph.node}
+        for k, node in enumerate(model.graph.node):
+            if not node.name:
+                node.name = next(f"{node.op_type}_{k}_{n}" for n in range(len(names) + 1)
+                                 if f"{node.op_type}_{k}_{n}" not in names)
+        source = work_dir / "named.onnx"
+        onnx.save(model, str(source), save_as_external_data=_weight_bytes(model) > 2**30,
+                   location="named.onnx.data")
+    return source, [node.name for node in outputs]
 
 
 def verify_loads(path: Path) -> None:
@@ -81,7 +128,8 @@ class MeasuredOnnxConversion(ConverterLogic):
 
 class OnnxInt8Converter(MeasuredOnnxConversion):
     """INT8 quantization. With images of the project: static (QDQ, calibrated on them), which ONNX Runtime runs
-    with integer kernels; without: dynamic quantization of the weights. Inputs and outputs stay float32."""
+    with integer kernels, the layers that write the outputs kept float; without: dynamic quantization of the
+    weights. Inputs and outputs stay float32."""
 
     source_format = "onnx"
     target_format = "onnx_int8"
@@ -90,20 +138,24 @@ class OnnxInt8Converter(MeasuredOnnxConversion):
     def convert(self, source_dir: Path, model_info: dict[str, Any], target_dir: Path,
                 calibration: list[Path]) -> dict[str, Any]:
         source, target = source_onnx(source_dir), target_dir / "model.onnx"
-        with quiet_root_logger():  # the quantizer logs generic advice through the root logger
+        kept_float: list[str] = []
+        # quiet: the quantizer logs generic advice through the root logger
+        with quiet_root_logger(), tempfile.TemporaryDirectory() as work_dir:
             if calibration:
-                # only the compute-heavy ops: the output head concatenates pixels and scores, which one
-                # 8-bit scale cannot hold both of
+                # only the compute-heavy ops (the output head concatenates pixels and scores, which one 8-bit
+                # scale cannot hold both of), and not the layers that write the outputs
+                source, kept_float = float_output_layers(source, Path(work_dir))
                 quantize_static(source, target, ImageReader(source, calibration, model_info),
                                 quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                                weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=QUANTIZED_OPS)
+                                weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=QUANTIZED_OPS,
+                                nodes_to_exclude=kept_float)
                 mode = "int8_static"
             else:
                 log.warning("no calibration images: falling back to dynamic quantization (slower on CPU)")
                 quantize_dynamic(source, target, weight_type=QuantType.QInt8, op_types_to_quantize=QUANTIZED_OPS)
                 mode = "int8_dynamic"
         verify_loads(target)
-        return {"quantization": mode, "calibration_images": len(calibration)}
+        return {"quantization": mode, "calibration_images": len(calibration), "float_layers": len(kept_float)}
 
 
 class OnnxFp16Converter(MeasuredOnnxConversion):

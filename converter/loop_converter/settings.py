@@ -20,7 +20,8 @@ class ConverterSettings(NodeSettings):
                                      "converted model against the source model's detections) a conversion may "
                                      "have to be published.")
     accuracy_images: int = Field(32, ge=0, le=1000, description="Images of the project the accuracy check runs "
-                                 "both models on (its test images when it has some).")
+                                 "both models on: its test images when it has some, topped up with annotated images "
+                                 "the calibration did not use.")
     replicas: int = Field(1, ge=1, le=1000, description="How many converter replicas share the work (each model "
                           "is converted by one of them).")
     replica_index: str = Field("0", description="This replica's number: a number (Swarm's {{.Task.Slot}}, a "

@@ -4,6 +4,12 @@ The definition is COCO's: per class, detections sorted by score are matched gree
 box of the same class they overlap most (IoU at least the threshold); precision is interpolated at 101 recall
 points; mAP is the mean over the classes that have reference boxes. The converter uses it with a source model's
 own detections as the reference, to see what a conversion changed.
+
+Optionally, `ignored` boxes (per image) are neither hits nor misses, as COCO's ignore regions: a candidate that
+matches none of the references but overlaps an ignored box of its class, with a score within `ignored_drift` of
+it, is left out. The converter passes the source model's detections just under its confidence threshold: a box
+whose score moves just above the threshold is the same box as before, not a new detection (one that moves just
+below costs as little, since candidates are ranked far below the threshold).
 """
 
 from __future__ import annotations
@@ -77,16 +83,26 @@ class Comparison:
         return len(self.score_drift)
 
 
-def compare(references: list[list[Box]], candidates: list[list[Box]], threshold: float = 0.5) -> Comparison:
-    """Average precision of `candidates` against `references`, image by image (both lists in the same order)."""
+def _is_ignored(box: Box, ignored: list[Box], threshold: float, drift: float) -> bool:
+    return any(other.category == box.category and abs(other.score - box.score) <= drift
+               and iou(box, other) >= threshold for other in ignored)
+
+
+def compare(references: list[list[Box]], candidates: list[list[Box]], threshold: float = 0.5,
+            ignored: list[list[Box]] | None = None, ignored_drift: float = 0.0) -> Comparison:
+    """Average precision of `candidates` against `references`, image by image (all lists in the same order)."""
+    if ignored is not None and len(ignored) != len(references):
+        raise ValueError(f"{len(ignored)} lists of ignored boxes for {len(references)} images")
     scored: dict[int, list[tuple[float, bool]]] = {}
     totals: dict[int, int] = {}
     drift: list[float] = []
-    for refs, cands in zip(references, candidates, strict=True):
+    for k, (refs, cands) in enumerate(zip(references, candidates, strict=True)):
         for ref in refs:
             totals[ref.category] = totals.get(ref.category, 0) + 1
         ordered = sorted(cands, key=lambda b: -b.score)
         for box, match in zip(ordered, _match(ordered, refs, threshold), strict=True):
+            if match < 0 and ignored and _is_ignored(box, ignored[k], threshold, ignored_drift):
+                continue
             scored.setdefault(box.category, []).append((box.score, match >= 0))
             if match >= 0:
                 drift.append(abs(box.score - refs[match].score))

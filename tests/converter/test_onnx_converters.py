@@ -6,6 +6,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import onnx
 import pytest
 
 from loop_converter.logic import ConverterLogic
@@ -110,3 +111,50 @@ def scenes_on_disk(tmp_path: Path) -> list[Path]:
         cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         paths.append(path)
     return paths
+
+
+def two_conv_model(path: Path) -> Path:
+    """images [1, 3, 32, 32] → 3x3 conv, ReLU → 1x1 conv (the output layer) → [1, 2, 32, 32]."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    body = numpy_helper.from_array(rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32), "body_w")
+    head = numpy_helper.from_array(rng.normal(0, 0.3, (2, 4, 1, 1)).astype(np.float32), "head_w")
+    nodes = [helper.make_node("Conv", ["images", "body_w"], ["features"], pads=[1, 1, 1, 1]),  # unnamed nodes
+             helper.make_node("Relu", ["features"], ["active"]),
+             helper.make_node("Conv", ["active", "head_w"], ["output0"])]
+    graph = helper.make_graph(nodes, "two", [helper.make_tensor_value_info("images", TensorProto.FLOAT,
+                                                                           [1, 3, 32, 32])],
+                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 2, 32, 32])],
+                              [body, head])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path.mkdir(parents=True)
+    onnx.save(model, str(path / "model.onnx"))
+    return path
+
+
+def test_int8_keeps_the_layers_that_write_the_outputs_float(tmp_path: Path) -> None:
+    source = two_conv_model(tmp_path / "source")
+    target = tmp_path / "target"
+    target.mkdir()
+    additions = OnnxInt8Converter().convert(source, {"resolution": 32}, target, calibration_images(tmp_path / "c"))
+    assert additions["quantization"] == "int8_static" and additions["float_layers"] == 1
+    quantized = onnx.load(str(target / "model.onnx")).graph
+    producers = {o: n.op_type for n in quantized.node for o in n.output}
+    convs = [n for n in quantized.node if n.op_type == "Conv"]
+    assert len(convs) == 2
+    # QDQ: a quantized conv reads its input and weights through DequantizeLinear; the float one reads them as is
+    [head] = [n for n in convs if n.output[0] == "output0"]
+    [body] = [n for n in convs if n is not head]
+    assert [producers.get(i) for i in body.input[:2]] == ["DequantizeLinear"] * 2
+    assert producers.get(head.input[0]) == "Relu" and head.input[1] == "head_w"  # float activations and weights
+
+
+def test_a_model_that_is_one_layer_is_quantized_whole(tmp_path: Path) -> None:
+    source = extract_package(grid_package(tmp_path / "src.zip", size=128, cell=32, conv=True, extra=IDENTITY),
+                             tmp_path / "source")
+    target = tmp_path / "target"
+    target.mkdir()
+    additions = OnnxInt8Converter().convert(source, read_model_json(source), target, calibration_images(tmp_path / "c"))
+    assert additions["float_layers"] == 0
+    assert any(n.op_type == "DequantizeLinear" for n in onnx.load(str(target / "model.onnx")).graph.node)

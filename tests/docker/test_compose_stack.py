@@ -101,7 +101,9 @@ def test_the_whole_loop_in_containers(stack: float, tmp_path: Path) -> None:
         return any((t["status"] or {}).get("state") == "idle" for t in loop.get("/trainers").json()["trainers"])
 
     wait_until(idle_trainer, 120, "an idle trainer")
-    response = loop.post(f"{DEMO}/trainings", json={"hyperparameters": {"epochs": 16, "eval_every": 4}})
+    # 32 epochs: a 16-epoch model keeps many boxes near its threshold and duplicates at the NMS boundary, and its
+    # INT8 conversion is refused by the accuracy gate now and then (1 of 6 seeds offline); at 32 none of 6 was
+    response = loop.post(f"{DEMO}/trainings", json={"hyperparameters": {"epochs": 32, "eval_every": 8}})
     assert response.status_code == 200, response.text
     training = wait_until(lambda: (t := loop.get(f"{DEMO}/trainings/1").json())["state"] in ("done", "failed")
                           and t, 600, "the training")

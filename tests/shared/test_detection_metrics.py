@@ -43,3 +43,23 @@ def test_each_reference_box_matches_once() -> None:
 
 def test_no_reference_boxes_gives_no_mean() -> None:
     assert math.isnan(compare([[]], [[box(0, 0)]]).mean_ap)
+
+
+def test_a_candidate_like_an_ignored_box_is_neither_hit_nor_miss() -> None:
+    refs = [[box(0, 0, score=0.6)]]
+    under = [[box(40, 40, score=0.48), box(80, 80, score=0.1)]]  # boxes the source scored under its threshold
+    # the one at (40, 40) moved just above the threshold and ranks first: without the ignored boxes it is a false
+    # detection at the top (AP 0.5 for one hit after one miss)
+    candidates = [[box(40, 40, score=0.55), box(0, 0, score=0.52)]]
+    assert compare(refs, candidates).mean_ap == pytest.approx(0.5)
+    assert compare(refs, candidates, ignored=under, ignored_drift=0.1).mean_ap == 1.0
+    # a box the source scored far lower is a new detection however it overlaps: the drift limit decides
+    jumped = [[box(80, 80, score=0.7), box(0, 0, score=0.52)]]
+    assert compare(refs, jumped, ignored=under, ignored_drift=0.1).mean_ap == pytest.approx(0.5)
+    # an ignored box of another class, or one elsewhere, ignores nothing
+    two = [[box(0, 0, score=0.6), box(100, 100, category=1, score=0.6)]]
+    other = [[box(40, 40, category=1, score=0.55), box(60, 0, score=0.55), box(0, 0, score=0.52),
+              box(100, 100, category=1, score=0.52)]]
+    assert compare(two, other, ignored=under, ignored_drift=0.1).ap == {0: pytest.approx(0.5), 1: pytest.approx(0.5)}
+    # a candidate that matches a reference is a hit even when it also overlaps an ignored box
+    assert compare(refs, [[box(0, 0, score=0.52)]], ignored=[[box(1, 1, score=0.5)]], ignored_drift=0.1).mean_ap == 1.0

@@ -157,7 +157,8 @@ def best_threshold(predictions: list[list[Prediction]], truths: list[list[Box]],
 
     A validation split is small: the threshold with the very best F1 often sits at the upper edge of a plateau,
     set there by one stray detection, and new images whose scores come out a little lower lose objects. The scores
-    are trained to be the IoU of the box, so a high threshold also drops found objects with loose boxes."""
+    are trained to be the square root of the IoU of the box, so a high threshold also drops found objects with
+    loose boxes."""
     scores = []
     for conf in candidates:
         e = evaluate(predictions, truths, classes, conf, points)

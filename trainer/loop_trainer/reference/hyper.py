@@ -24,7 +24,7 @@ class Hyper:
     resolution: int = 416       # longer side of the model input; the shorter follows the images' aspect ratio
     epochs: int = 56
     batch_size: int = 8
-    learning_rate: float = 4e-3
+    learning_rate: float = 8e-3
     eval_every: int = 5         # validation every this many epochs (and after the last)
     warmup_epochs: int = 3
     mosaic: float = 0.5         # share of training samples that are mosaics of four images

@@ -4,10 +4,10 @@ A small residual backbone down to stride 32, a top-down feature pyramid that bri
 features back to stride 8, and one anchor-free head at stride 8 with one branch for the boxes and one for the
 classes (what places a box's sides and what tells a square from a triangle differ). Each cell predicts the
 distances from its centre to the four sides of a box (left, top, right, bottom, in cells) and one score per class
-that is trained to be the IoU of its box with the object (so the score ranks boxes by how well they fit). Stride 8
-keeps objects of 10 px apart; the pyramid gives every cell the context of a quarter of the image. Decoded, the
-output is the Ultralytics layout `[1, 4 + classes, cells]` (centre x, centre y, width, height in input pixels,
-then class scores), which the detector's default ONNX logic runs without any extra configuration.
+that is trained to be the square root of the IoU of its box with the object (so the score ranks boxes by how well
+they fit). Stride 8 keeps objects of 10 px apart; the pyramid gives every cell the context of a quarter of the
+image. Decoded, the output is the Ultralytics layout `[1, 4 + classes, cells]` (centre x, centre y, width, height
+in input pixels, then class scores), which the detector's default ONNX logic runs without any extra configuration.
 """
 
 from __future__ import annotations

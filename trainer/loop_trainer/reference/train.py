@@ -62,9 +62,11 @@ def _iou_terms(pred: jax.Array, true: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 def loss_fn(model: Detector, images: jax.Array, true_box: jax.Array, true_cls: jax.Array,
             share: jax.Array) -> jax.Array:
-    """Varifocal loss on the class scores (the target of a cell that learns an object is the IoU of its box
-    with the object) plus generalised-IoU loss on the boxes of those cells. `images` are uint8 (a quarter of the
-    bytes to move); `share` is each cell's share of its object (data.targets)."""
+    """Varifocal loss on the class scores (the target of a cell that learns an object is the square root of the
+    IoU of its box with the object) plus generalised-IoU loss on the boxes of those cells. The square root keeps
+    the order of the boxes but lifts the scores of small objects, whose boxes rarely fit much better than IoU 0.75
+    (one pixel off in x and y on a 14 px box), above the clutter they otherwise rank below. `images` are uint8
+    (a quarter of the bytes to move); `share` is each cell's share of its object (data.targets)."""
     raw = model(images.astype(jnp.float32) * (1 / 255))
     n, h, w, c = raw.shape
     raw = raw.reshape(n, h * w, c)
@@ -77,7 +79,7 @@ def loss_fn(model: Detector, images: jax.Array, true_box: jax.Array, true_cls: j
     # 1 to 4: weighed per cell, the small objects hardly counted); the total stays that of the positive cells
     cell_weight = share * (count / jnp.maximum(share.sum(), 1.0))
     iou, giou = _iou_terms(pred, true_box)
-    quality = jax.lax.stop_gradient(jnp.clip(iou, 0.0, 1.0)) * positive
+    quality = jax.lax.stop_gradient(jnp.sqrt(jnp.clip(iou, 0.0, 1.0))) * positive
     target = jax.nn.one_hot(true_cls, c - 4, dtype=raw.dtype) * quality[..., None]
     logits = raw[..., 4:]
     scores = jax.lax.stop_gradient(jax.nn.sigmoid(logits))
