@@ -81,8 +81,9 @@ def float_output_layers(source: Path, work_dir: Path) -> tuple[Path, list[str]]:
         names = {node.name for node in model.graph.node}
         for k, node in enumerate(model.graph.node):
             if not node.name:
-                node.name = next(f"{node.op_type}_{k}_{n}" for n in range(len(names) + 1)
-                                 if f"{node.op_type}_{k}_{n}" not in names)
+                node.name = f"{node.op_type}_{k}"
+                while node.name in names:  # a name the model already uses (nodes of its own have their index)
+                    node.name += "_"
         source = work_dir / "named.onnx"
         onnx.save(model, str(source), save_as_external_data=_weight_bytes(model) > 2**30,
                    location="named.onnx.data")
