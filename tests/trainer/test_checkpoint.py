@@ -10,7 +10,7 @@ import optax
 from flax import nnx
 
 from loop_trainer.reference.network import Detector
-from loop_trainer.reference.train import flat, resume, save_checkpoint
+from loop_trainer.reference.train import flat, resume, save_checkpoint, take_base
 
 
 def _network(width: int, seed: int) -> tuple[Detector, nnx.Optimizer[Detector]]:
@@ -51,3 +51,17 @@ def test_a_damaged_checkpoint_starts_over(tmp_path: Path) -> None:
     model, optimizer = _network(8, 0)
     assert resume(tmp_path / "c.npz", model, optimizer, nnx.state(model)) is None
     assert resume(tmp_path / "missing.npz", model, optimizer, nnx.state(model)) is None
+
+
+def test_a_base_model_is_taken_whole_or_in_part(tmp_path: Path) -> None:
+    base, _ = _network(16, 1)
+    np.savez(tmp_path / "weights.npz", **flat(nnx.state(base)))  # type: ignore[arg-type]
+    same, _ = _network(16, 2)
+    taken, total = take_base(same, tmp_path / "weights.npz")
+    assert taken == total > 0
+    assert np.array_equal(np.asarray(same.stem.conv.kernel.value), np.asarray(base.stem.conv.kernel.value))
+    wider, _ = _network(24, 2)
+    untouched = np.asarray(wider.stem.conv.kernel.value).copy()
+    taken, total = take_base(wider, tmp_path / "weights.npz")
+    assert 0 < taken < total  # the output biases fit, the convolutions of another width do not
+    assert np.array_equal(np.asarray(wider.stem.conv.kernel.value), untouched)

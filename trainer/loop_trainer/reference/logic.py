@@ -13,7 +13,6 @@ from loop_shared.schemas import BoxDetection, Detections, ModelInformation, Poin
 from ..logic import Reporter, TrainerLogic, TrainingJob
 
 CONF_THRESHOLD = 0.25
-IOU_THRESHOLD = 0.6
 
 
 class ReferenceTrainerLogic(TrainerLogic):
@@ -38,6 +37,8 @@ class ReferenceTrainerLogic(TrainerLogic):
         run(job, reporter)
 
     def model_files(self, job: TrainingJob) -> tuple[dict[str, list[Path]], dict[str, Any]]:
+        from .evaluate import NMS_IOU
+
         model = job.output_dir / "model.onnx"
         if not model.exists():
             return {}, {}
@@ -45,7 +46,7 @@ class ReferenceTrainerLogic(TrainerLogic):
         metadata = {"resolution": summary["resolution"], "categories": summary["categories"],
                     "output_layout": "ultralytics", "preprocessing": "letterbox",
                     "conf_threshold": summary.get("conf_threshold", CONF_THRESHOLD),
-                    "iou_threshold": summary.get("iou_threshold", IOU_THRESHOLD),
+                    "iou_threshold": summary.get("iou_threshold", NMS_IOU),
                     "architecture": self.architecture, "map50": summary["map50"],
                     "map50_95": summary.get("map50_95"), "figures": summary.get("figures")}
         return {self.model_format: [model, job.output_dir / "weights.npz"]}, metadata
@@ -54,7 +55,7 @@ class ReferenceTrainerLogic(TrainerLogic):
         import onnxruntime as ort
 
         from .data import letterbox, read_rgb
-        from .evaluate import select, to_original
+        from .evaluate import NMS_IOU, select, to_original
 
         info = ModelInformation.model_validate(json.loads((model_dir / "model.json").read_text()))
         session = ort.InferenceSession(str(model_dir / "model.onnx"), providers=["CPUExecutionProvider"])
@@ -62,7 +63,8 @@ class ReferenceTrainerLogic(TrainerLogic):
         height, width = model_input.shape[2], model_input.shape[3]
         if not isinstance(height, int) or not isinstance(width, int):
             height = width = int(info.resolution or 416)
-        conf, iou = info.conf_threshold or CONF_THRESHOLD, info.iou_threshold or IOU_THRESHOLD
+        conf = CONF_THRESHOLD if info.conf_threshold is None else info.conf_threshold
+        iou = NMS_IOU if info.iou_threshold is None else info.iou_threshold
         results = []
         for path in images:
             rgb = read_rgb(path)

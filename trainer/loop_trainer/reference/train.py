@@ -32,7 +32,7 @@ from flax import nnx
 from ..logic import Reporter, TrainingError, TrainingJob
 from .data import Split, batch, input_size, letterbox, load_split, validation_share
 from .devices import Parallel, parallel_for
-from .evaluate import Evaluation, Prediction, best_threshold, confusion_matrix, evaluate, select, to_original
+from .evaluate import NMS_IOU, Evaluation, Prediction, best_threshold, confusion_matrix, evaluate, select, to_original
 from .hyper import Hyper
 from .network import Detector, cell_centres, decode, distances
 
@@ -41,7 +41,6 @@ log = logging.getLogger("reference.train")
 VALIDATION_FRACTION = 0.15
 EVAL_BATCH = 16
 EVAL_CONF = 0.01          # detections kept for computing average precision
-NMS_IOU = 0.6
 EMA_DECAY = 0.99          # the evaluated and exported weights are an exponential average over the steps
 LAST_PLAIN_EPOCHS = 0.15  # the last share of the epochs trains on single images only (no mosaics)
 
@@ -209,6 +208,14 @@ def resume(checkpoint: Path, model: Detector, optimizer: nnx.Optimizer[Detector]
     return (average, *figures, part("best:") or None)
 
 
+def take_base(model: Detector, weights: Path) -> tuple[int, int]:
+    """Load the weights of a base model that fit `model` (same name and shape); returns (weight arrays taken,
+    weight arrays of the network)."""
+    state, replaced = restore(nnx.state(model), dict(np.load(weights)), strict=False)
+    nnx.update(model, state)
+    return replaced, len(jax.tree_util.tree_leaves(state))
+
+
 def split_items(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
                                                       list[dict[str, Any]], bool]:
     """(train, validation, test, validation is separate): validation images are taken from the Loop's training
@@ -269,10 +276,13 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
         average, start_epoch, best_fitness, threshold, best_epoch, best = resumed
         log.info("resuming at epoch %d (best validation fitness so far %.3f)", start_epoch, best_fitness)
     elif job.base_model_dir is not None and (job.base_model_dir / "weights.npz").exists():
-        state, replaced = restore(nnx.state(model), dict(np.load(job.base_model_dir / "weights.npz")), strict=False)
-        nnx.update(model, state)
+        replaced, arrays = take_base(model, job.base_model_dir / "weights.npz")
         average = jax.tree.map(jnp.copy, nnx.state(model))
-        log.info("continuing from the base model (%d weight arrays taken)", replaced)
+        if replaced < arrays:  # a base model of another trainer version or width: the rest starts afresh
+            log.warning("the base model fits this network only in part: %d of %d weight arrays taken, the others "
+                        "start from scratch", replaced, arrays)
+        else:
+            log.info("continuing from the base model (all %d weight arrays taken)", replaced)
 
     parallel = parallel_for(hyper.batch_size)
     nnx.update(model, parallel.replicate(nnx.state(model)))
