@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from loop_trainer.reference.evaluate import NMS_IOU
 from tests.conftest import ORG, node_env
 from tests.processes import Service, wait_until
 from tests.received_counts import model_format_arrivals
@@ -109,7 +110,7 @@ def test_tiny_and_odd_projects_train_or_fail_at_once_with_one_clear_error(
             info = model_json(loop, project_name, end["model_id"])
             figures = info["figures"]
             assert 0.0 <= figures["map50"] <= 1.0 and figures["measured_on"] == measured_on(project), (name, figures)
-            assert 0.0 < info["conf_threshold"] < 1.0 and info["iou_threshold"] == 0.6
+            assert 0.0 < info["conf_threshold"] < 1.0 and info["iou_threshold"] == NMS_IOU
         else:
             assert end["state"] == "failed" and models == [] and arrived == {}, (name, end, arrived)
             errors = list((end.get("errors") or {}).values())
