@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
+
+from loop_shared.yolo import DEFAULT_IOU_THRESHOLD
+from loop_shared.yolo import select as nms
 
 Box = tuple[float, float, float, float, int]            # x1, y1, x2, y2, class
 Prediction = tuple[float, float, float, float, int, float]  # ... and score
@@ -24,26 +26,20 @@ RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 POINT_DISTANCE = 8.0
 MAX_DETECTIONS = 100
 F1_TOLERANCE = 0.02   # F1 differences this small are within the noise of a validation split
-NMS_IOU = 0.45        # per-class NMS, the detector's default; 0.6 kept a second, shifted box on many triangles
-                      # (0.45 gave test mAP@0.5 +0.008 to +0.012 with the same models on three hard projects)
+# per-class NMS as the detector's default; 0.6 kept a second, shifted box on many triangles (0.45 gave test
+# mAP@0.5 +0.008 to +0.012 with the same models on three hard projects)
+NMS_IOU = DEFAULT_IOU_THRESHOLD
 
 
-def select(boxes: np.ndarray, scores: np.ndarray, conf: float, iou: float = 0.5,
+def select(boxes: np.ndarray, scores: np.ndarray, conf: float, iou: float = NMS_IOU,
            limit: int = MAX_DETECTIONS) -> list[tuple[np.ndarray, int, float]]:
-    """boxes cells x 4 (cx, cy, w, h), scores cells x classes → [(x1y1x2y2, class, score)] after per-class NMS,
-    best first."""
+    """boxes cells x 4 (cx, cy, w, h), scores cells x classes → [(x1y1x2y2, class, score)] after the detector's
+    per-class NMS, best first."""
     classes = scores.argmax(axis=1)
     best = scores[np.arange(len(scores)), classes]
-    keep = np.flatnonzero(best > conf)
-    if keep.size == 0:
-        return []
-    b = boxes[keep]
-    xywh = np.stack([b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 2], b[:, 3]], axis=1)
-    chosen = np.asarray(cv2.dnn.NMSBoxesBatched(xywh.tolist(), best[keep].tolist(), classes[keep].tolist(),
-                                                conf, iou), dtype=np.int64).reshape(-1)
-    chosen = chosen[np.argsort(-best[keep][chosen], kind="stable")][:limit]
+    kept = nms(boxes, best, classes, conf, iou)
     out = []
-    for k in keep[chosen]:
+    for k in kept[np.argsort(-best[kept], kind="stable")][:limit]:
         cx, cy, w, h = boxes[k]
         out.append((np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]), int(classes[k]), float(best[k])))
     return out
