@@ -117,7 +117,7 @@ def create_app(settings: DetectorSettings, logic_cls: type[DetectorLogic] | None
                  logic_cls.model_format, logic_cls.__name__)
         yield
         await deployment.stop()
-        await outbox.close()
+        await outbox.close(settings.outbox_drain_seconds)
         engine.close()
         await client.close()
 

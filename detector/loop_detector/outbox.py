@@ -38,6 +38,7 @@ from .settings import DetectorSettings
 
 log = logging.getLogger("detector.outbox")
 TASK = "outbox"
+IN_FLIGHT_GRACE = 10.0  # at a stop, how long the answer to the upload under way is awaited
 
 
 class Outbox:
@@ -58,6 +59,7 @@ class Outbox:
         self._idle = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         metrics.outbox_drain.set_function(lambda: self.backlog()["drain_seconds"] or float("nan"))
 
     def depth(self) -> int:
@@ -108,16 +110,58 @@ class Outbox:
         if mode != OutboxMode.CONTINUOUS_UPLOAD:
             await self._idle.wait()
 
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    def _sendable(self) -> int:
+        """Items the current mode lets go out."""
+        if self._mode == OutboxMode.STOPPED:
+            return 0
+        return len(self.store.queues[True]) if self._mode == OutboxMode.METERED else self.store.depth()
+
+    async def close(self, drain_seconds: float = 0.0) -> None:
+        """Stop delivering. With `drain_seconds`, first keep delivering for up to that long what the mode lets go
+        out, unless the Loop fails meanwhile (a pod or container that is removed takes its disk with it; what is
+        left stays on disk for the next start). Then the request in flight, if any, is answered before the task
+        ends (up to IN_FLIGHT_GRACE seconds): cut off, its images would reach the Loop twice."""
+        task = self._task
+        if task is None or task.done():
+            return
+        if drain_seconds > 0 and self._sendable():
+            await self._drain(drain_seconds)
+        self._closing = True
+        for event in (self._running, self._wakeup, self._mode_changed):
+            event.set()  # whatever the task waits for ends now; it returns before it takes another batch
+        in_flight = not self._idle.is_set()
+        try:  # without a request in flight the task ends at once (unless it is restarting after a crash)
+            await asyncio.wait_for(asyncio.shield(task), timeout=IN_FLIGHT_GRACE if in_flight else 1.0)
+        except TimeoutError:
+            if in_flight:
+                log.warning("shutdown: the Loop did not answer the upload in flight within %.0f s; its images are "
+                            "sent again after the next start", IN_FLIGHT_GRACE)
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+
+    async def _drain(self, seconds: float) -> None:
+        waiting, started = self._sendable(), time.monotonic()
+        log.info("shutdown: delivering the %d waiting images first (at most %.0f s)", waiting, seconds)
+        state = self.health.tasks.get(TASK)
+        failures = state.consecutive_failures if state else 0
+        self._mode_changed.set()  # a backoff under way ends now: one more attempt
+        while self._sendable() and time.monotonic() - started < seconds:
+            state = self.health.tasks.get(TASK)
+            if state is not None and state.consecutive_failures > failures:
+                break  # the Loop failed again: no use waiting out a backoff
+            await asyncio.sleep(0.05)
+        left = self._sendable()
+        log.log(logging.WARNING if left else logging.INFO, "shutdown: %d of %d waiting images delivered in %.1f s%s",
+                waiting - left, waiting, time.monotonic() - started,
+                f"; {left} stay on disk for the next start" if left else "")
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             await self._running.wait()
             self._wakeup.clear()
+            if self._closing:
+                return
             batch = await asyncio.to_thread(self.store.next_batch, self.window, self._mode == OutboxMode.METERED)
             if not batch:
                 with contextlib.suppress(TimeoutError):
@@ -135,6 +179,8 @@ class Outbox:
                 self.health.ok(TASK)
                 continue
             self.window = 1
+            if self._closing:
+                return
             self._mode_changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._mode_changed.wait(), timeout=delay)

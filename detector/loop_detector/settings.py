@@ -52,6 +52,10 @@ class DetectorSettings(NodeSettings):
     outbox_max_mb: int = Field(2048, ge=1, description="Outbox budget: megabytes on disk.")
     outbox_batch_size: int = Field(20, ge=1, le=500, description="Images per upload request.")
     outbox_backoff_cap: float = Field(60.0, gt=0, description="Longest wait between failed uploads (s).")
+    outbox_drain_seconds: float = Field(10.0, ge=0, le=600, description="At shutdown, keep delivering waiting "
+                                        "images for up to this long while the Loop takes them (keep it below the "
+                                        "orchestrator's stop grace period); 0: leave them on disk for the next "
+                                        "start.")
     node_version: str | None = Field(None, description="Reported to the Loop as node_version.")
     replica_id: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_.\-]*$", description="This replica's id "
                             "when several detectors serve one project (Swarm: {{.Task.Slot}}, Kubernetes: the pod "
