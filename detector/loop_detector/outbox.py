@@ -84,7 +84,7 @@ class Outbox:
         recent = [(t, n) for t, n in self._delivered if now - t <= 300]
         rate = sum(n for _, n in recent) / max(1.0, now - recent[0][0]) if len(recent) > 1 else None
         waiting = store.depth()
-        held = self._mode == OutboxMode.STOPPED or (self._mode == OutboxMode.METERED and store.queues[False])
+        held = self._sendable() < waiting  # stopped, or metered with normal items waiting
         task = self.health.tasks.get(TASK)
         sending = not held and (task is None or task.consecutive_failures == 0)
         eta = 0.0 if waiting == 0 else round(waiting / rate, 1) if rate and sending else None
@@ -110,11 +110,15 @@ class Outbox:
         if mode != OutboxMode.CONTINUOUS_UPLOAD:
             await self._idle.wait()
 
+    def _priority_only(self) -> bool:
+        """Metered: only priority items go out."""
+        return self._mode == OutboxMode.METERED
+
     def _sendable(self) -> int:
         """Items the current mode lets go out."""
         if self._mode == OutboxMode.STOPPED:
             return 0
-        return len(self.store.queues[True]) if self._mode == OutboxMode.METERED else self.store.depth()
+        return len(self.store.queues[True]) if self._priority_only() else self.store.depth()
 
     async def close(self, drain_seconds: float = 0.0) -> None:
         """Stop delivering. With `drain_seconds`, first keep delivering for up to that long what the mode lets go
@@ -157,12 +161,12 @@ class Outbox:
                 f"; {left} stay on disk for the next start" if left else "")
 
     async def _run(self) -> None:
-        while not self._closing:
+        while True:  # ends when closing: checked after every wait and before the next batch
             await self._running.wait()
             self._wakeup.clear()
             if self._closing:
                 return
-            batch = await asyncio.to_thread(self.store.next_batch, self.window, self._mode == OutboxMode.METERED)
+            batch = await asyncio.to_thread(self.store.next_batch, self.window, self._priority_only())
             if not batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout=5.0)
