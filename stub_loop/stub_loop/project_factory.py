@@ -3,6 +3,8 @@ unannotated images for the other states."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import uuid
 from typing import Any
@@ -13,6 +15,16 @@ from .generator import GeneratorRequest, encode_jpeg, fake_box_detections, make_
 from .store import Store
 
 log = logging.getLogger("stub.generator")
+
+ID_NAMESPACE = uuid.UUID("6f1d4c2a-9b7e-4e55-a3c1-2d8f0b6e9a41")
+
+
+def image_id_of(org: str, request: GeneratorRequest, state: str, index: int) -> str:
+    """The id of a generated image follows from the whole request: the same request makes the same images under the
+    same ids (a trainer's validation split, taken by a hash of the ids, is the same from run to run), and any
+    change to it (seed, size, difficulty, counts) makes new ids, so no node mistakes a cached image for a new one."""
+    key = json.dumps([org, dataclasses.asdict(request), state, index], sort_keys=True)
+    return str(uuid.uuid5(ID_NAMESPACE, key))
 
 
 def generate_project(store: Store, org: str, request: GeneratorRequest) -> dict[str, Any]:
@@ -28,7 +40,7 @@ def generate_project(store: Store, org: str, request: GeneratorRequest) -> dict[
     test_every = round(1 / request.test_fraction) if request.test_fraction > 0 else 0
     for state in ("complete", "inbox", "annotate", "review"):
         for i in range(getattr(request, state)):
-            image_id = str(uuid.uuid4())
+            image_id = image_id_of(org, request, state, i)
             empty = state == "complete" and i < request.empty_images
             image, annotations = render_scene(rng, [] if empty else categories, request.image_width,
                                               request.image_height,

@@ -55,6 +55,22 @@ def test_generated_project_has_exact_annotations_and_real_jpegs(loop: httpx.Clie
         assert np.abs(inside - expected).max() < 60  # the box's centre shows the category's colour
 
 
+def test_the_same_generator_request_makes_the_same_images_under_the_same_ids(loop: httpx.Client) -> None:
+    def snapshot(name: str, **change: int) -> dict[str, tuple]:
+        generate(loop, name, complete=6, inbox=2, **change)
+        ids = loop.get(f"/{ORG}/projects/{name}/data").json()["image_ids"]
+        images = loop.get(f"/{ORG}/projects/{name}/images", params={"ids": ",".join(ids)}).json()["images"]
+        return {i["id"]: (i["set"], i["state"], [(b["x"], b["y"], b["width"], b["height"])
+                                                  for b in i["box_annotations"]],
+                          loop.get(f"/{ORG}/projects/{name}/images/{i['id']}/main").content) for i in images}
+
+    first = snapshot("same")
+    assert len(first) == 8
+    assert snapshot("same") == first  # generated again: the same ids, sets, boxes and bytes
+    assert not set(snapshot("same", seed=1)) & set(first)  # another request: all ids new (no stale caches)
+    assert not set(snapshot("other")) & set(first)
+
+
 def test_outbox_upload_pairs_by_name_dedupes_and_refuses_broken_items(loop: httpx.Client, stub: Service) -> None:
     generate(loop)
     _, jpeg = cv2.imencode(".jpg", np.full((40, 60, 3), 128, np.uint8))
