@@ -7,7 +7,7 @@ import uuid
 import numpy as np
 import pytest
 
-from loop_trainer.reference.data import Split, input_size, sample, targets
+from loop_trainer.reference.data import Split, _placement, _warp, input_size, sample, targets
 from loop_trainer.reference.network import STRIDE
 from loop_trainer.reference.train import VALIDATION_FRACTION, split_items
 
@@ -79,7 +79,8 @@ def test_samples_keep_boxes_on_their_objects() -> None:
         boxes.append(np.array([[x, y, x + 50, y + 40, 0]], np.float32))
     split = Split(["a", "b", "c", "d"], images, boxes)
     for k in range(30):
-        image, found = sample(split, k % 4, 96, 128, np.random.default_rng(k), mosaic=k % 2 == 0)
+        image, found = sample(split, k % 4, 96, 128, np.random.default_rng(k), mosaic=k % 2 == 0,
+                              turned=0.5 if k % 3 else 0.0)
         assert image.shape == (96, 128, 3) and image.dtype == np.uint8
         assert len(found) >= 1
         for x1, y1, x2, y2, _ in found:
@@ -88,3 +89,37 @@ def test_samples_keep_boxes_on_their_objects() -> None:
             if inner.size:
                 # the bright object, not the dark background or the grey border (the same jitter for all three)
                 assert inner.mean() > np.median(image) + 0.2 * 255, (k, x1, y1, x2, y2)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sample_boxes_are_centred_on_their_objects_to_a_fraction_of_a_pixel(seed: int) -> None:
+    """Scaled, shifted, flipped and turned, an object's box stays centred on the object's pixels (their
+    brightness-weighted centre; interpolation keeps it): boxes a pixel off teach small objects' sides a pixel off."""
+    rng = np.random.default_rng(seed)
+    image = np.full((120, 160, 3), 114, np.uint8)  # the grey the warp fills the border with
+    image[37:61, 52:81] = 255
+    boxes = np.array([[52, 37, 81, 61, 0]], np.float32)
+    offsets = []
+    for _ in range(40):
+        out = np.zeros((96, 128, 3), np.uint8)
+        matrix = _placement(image.shape, 96, 128, rng.uniform(0.75, 1.3), rng, rng.random() < 0.5,
+                            int(rng.integers(0, 4)))
+        found = _warp(image, boxes, matrix, out, (0, 0, 128, 96))
+        if len(found) != 1 or not (found[0, 0] > 2 and found[0, 1] > 2 and found[0, 2] < 126 and found[0, 3] < 94):
+            continue  # cut by the border: its pixels' centre is not the box's
+        weight = out[..., 0].astype(np.float64) - 114
+        ys, xs = np.mgrid[0:96, 0:128] + 0.5  # pixel i's centre is at i + 0.5
+        centre = ((weight * xs).sum() / weight.sum(), (weight * ys).sum() / weight.sum())
+        offsets.append((centre[0] - (found[0, 0] + found[0, 2]) / 2, centre[1] - (found[0, 1] + found[0, 3]) / 2))
+    assert len(offsets) >= 20
+    assert np.abs(np.array(offsets)).max() < 0.3, offsets  # a flip put them a pixel off before
+    sides = []
+    for turns in range(4):
+        out = np.zeros((96, 128, 3), np.uint8)
+        x1, y1, x2, y2, _ = _warp(image, boxes, _placement(image.shape, 96, 128, 1.0, rng, False, turns), out,
+                                  (0, 0, 128, 96))[0]
+        sides.append((round(float(x2 - x1)), round(float(y2 - y1))))
+    scale = min(128 / 160, 96 / 120)  # upright; turned, the image is 120 wide and 160 high
+    turned_scale = min(128 / 120, 96 / 160)
+    assert sides[0] == sides[2] == (round(29 * scale), round(24 * scale))
+    assert sides[1] == sides[3] == (round(24 * turned_scale), round(29 * turned_scale))  # width and height swap

@@ -1,8 +1,9 @@
 """Training data for the reference detector: the images as they are, augmented samples and per-cell targets.
 
-Training samples are drawn straight from the original images with one affine warp each (random scale, shift and
-horizontal flip), half of them as mosaics of four images, then jittered in colour, blur and noise. Evaluation
-images are letterboxed exactly as the detector does.
+Training samples are drawn straight from the original images with one affine warp each (random scale, shift,
+horizontal flip and, if the `turned` hyperparameter asks for it, a quarter, half or three-quarter turn), half of
+them as mosaics of four images, then jittered in colour, blur and noise. Evaluation images are letterboxed exactly
+as the detector does.
 """
 
 from __future__ import annotations
@@ -99,16 +100,17 @@ def _warp(image: np.ndarray, boxes: np.ndarray, matrix: np.ndarray, out: np.ndar
           region: tuple[int, int, int, int]) -> np.ndarray:
     """Warp `image` by `matrix` into `region` (x1, y1, x2, y2) of `out`; returns the boxes that stay visible."""
     x1, y1, x2, y2 = region
+    # `matrix` maps continuous coordinates (pixel i spans i to i + 1, as the boxes do); OpenCV's maps pixel centres
     shifted = matrix.copy()
-    shifted[:, 2] -= (x1, y1)
+    shifted[:, 2] += shifted[:, :2] @ (0.5, 0.5) - 0.5 - (x1, y1)
     out[y1:y2, x1:x2] = cv2.warpAffine(image, shifted, (x2 - x1, y2 - y1), flags=cv2.INTER_LINEAR,
                                        borderMode=cv2.BORDER_CONSTANT, borderValue=(114, 114, 114))
     if len(boxes) == 0:
         return boxes
-    sx, tx, sy, ty = matrix[0, 0], matrix[0, 2], matrix[1, 1], matrix[1, 2]
-    bx1, bx2 = boxes[:, 0] * sx + tx, boxes[:, 2] * sx + tx
-    by1, by2 = boxes[:, 1] * sy + ty, boxes[:, 3] * sy + ty
-    bx1, bx2 = np.minimum(bx1, bx2), np.maximum(bx1, bx2)   # a flip swaps the sides
+    (a, b, tx), (c, d, ty) = matrix  # quarter turns and flips at most: opposite corners stay opposite corners
+    ax, ay = boxes[:, 0] * a + boxes[:, 1] * b + tx, boxes[:, 0] * c + boxes[:, 1] * d + ty
+    cx, cy = boxes[:, 2] * a + boxes[:, 3] * b + tx, boxes[:, 2] * c + boxes[:, 3] * d + ty
+    bx1, bx2, by1, by2 = np.minimum(ax, cx), np.maximum(ax, cx), np.minimum(ay, cy), np.maximum(ay, cy)
     area = (bx2 - bx1) * (by2 - by1)
     clipped = np.stack([np.clip(bx1, x1, x2), np.clip(by1, y1, y2), np.clip(bx2, x1, x2), np.clip(by2, y1, y2)], 1)
     visible = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
@@ -117,16 +119,29 @@ def _warp(image: np.ndarray, boxes: np.ndarray, matrix: np.ndarray, out: np.ndar
     return np.concatenate([clipped[keep], boxes[keep, 4:5]], axis=1).astype(np.float32)
 
 
+def _quarter_turns(turns: int, w: int, h: int) -> np.ndarray:
+    """3 x 3 matrix that turns a w x h image by `turns` quarter turns clockwise and puts it back at (0, 0)."""
+    rows = {0: [[1, 0, 0], [0, 1, 0]], 1: [[0, -1, h], [1, 0, 0]], 2: [[-1, 0, w], [0, -1, h]],
+            3: [[0, 1, 0], [-1, 0, w]]}[turns % 4]
+    return np.array([*rows, [0, 0, 1]], np.float64)
+
+
 def _placement(shape: tuple[int, ...], height: int, width: int, zoom: float, rng: np.random.Generator,
-               flip: bool) -> np.ndarray:
-    """An affine matrix that scales an image of `shape` to fit width x height times `zoom`, at a random place."""
+               flip: bool, turns: int = 0) -> np.ndarray:
+    """An affine matrix (continuous coordinates) that turns an image of `shape` by `turns` quarter turns, scales
+    it to fit width x height times `zoom`, flips it if asked, and puts it at a random place. Quarter turns and
+    flips keep a box a box: its two opposite corners stay opposite corners."""
     h, w = shape[:2]
+    turn = _quarter_turns(turns, w, h)
+    if turns % 2:
+        w, h = h, w
     scale = min(width / w, height / h) * zoom
     tx = rng.uniform(min(0.0, width - w * scale), max(0.0, width - w * scale))
     ty = rng.uniform(min(0.0, height - h * scale), max(0.0, height - h * scale))
-    if flip:
-        return np.array([[-scale, 0, tx + w * scale], [0, scale, ty]], np.float64)
-    return np.array([[scale, 0, tx], [0, scale, ty]], np.float64)
+    place = np.array([[-scale, 0, tx + w * scale] if flip else [scale, 0, tx], [0, scale, ty], [0, 0, 1]],
+                     np.float64)
+    matrix: np.ndarray = (place @ turn)[:2]
+    return matrix
 
 
 NOISE_BANK_SIZE = 1 << 21   # 2 M samples: a random window of it is the noise of one image
@@ -169,8 +184,12 @@ def _colour(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def sample(split: Split, index: int, height: int, width: int, rng: np.random.Generator,
-           mosaic: bool) -> tuple[np.ndarray, np.ndarray]:
-    """One augmented training sample (uint8 H x W x 3) and its boxes (M x 5) in input pixels."""
+           mosaic: bool, turned: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """One augmented training sample (uint8 H x W x 3) and its boxes (M x 5) in input pixels; `turned` is the
+    share of the images placed in it that are turned by a quarter, half or three-quarter turn."""
+    def turns() -> int:
+        return int(rng.integers(1, 4)) if turned and rng.random() < turned else 0
+
     out = np.empty((height, width, 3), np.uint8)
     if mosaic and len(split) > 1:
         cx, cy = int(width * rng.uniform(0.3, 0.7)), int(height * rng.uniform(0.3, 0.7))
@@ -179,13 +198,15 @@ def sample(split: Split, index: int, height: int, width: int, rng: np.random.Gen
         parts = []
         for k, region in zip(picks, regions, strict=True):
             rw, rh = region[2] - region[0], region[3] - region[1]
-            matrix = _placement(split.images[k].shape, height, width, rng.uniform(0.45, 0.9), rng, rng.random() < 0.5)
+            matrix = _placement(split.images[k].shape, height, width, rng.uniform(0.45, 0.9), rng, rng.random() < 0.5,
+                                turns())
             # centre a random part of the placed image on the region
             matrix[:, 2] += (region[0] + rw / 2 - width / 2, region[1] + rh / 2 - height / 2)
             parts.append(_warp(split.images[k], split.boxes[k], matrix, out, region))
         boxes = np.concatenate(parts) if parts else np.zeros((0, 5), np.float32)
     else:
-        matrix = _placement(split.images[index].shape, height, width, rng.uniform(0.75, 1.3), rng, rng.random() < 0.5)
+        matrix = _placement(split.images[index].shape, height, width, rng.uniform(0.75, 1.3), rng,
+                            rng.random() < 0.5, turns())
         boxes = _warp(split.images[index], split.boxes[index], matrix, out, (0, 0, width, height))
     return _colour(out, rng), boxes
 
@@ -223,11 +244,11 @@ def targets(boxes: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.
 
 
 def batch(split: Split, indices: np.ndarray, height: int, width: int, rng: np.random.Generator,
-          mosaic: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+          mosaic: float, turned: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Images (N x H x W x 3 uint8), box targets, class targets and cell shares for `indices`."""
     images, boxes, classes, shares = [], [], [], []
     for index in indices:
-        image, b = sample(split, int(index), height, width, rng, rng.random() < mosaic)
+        image, b = sample(split, int(index), height, width, rng, rng.random() < mosaic, turned)
         t_box, t_cls, t_share = targets(b, height, width)
         images.append(image)
         boxes.append(t_box)

@@ -15,8 +15,8 @@ log = logging.getLogger("reference.hyper")
 # name: (low, high) accepted range
 LIMITS: dict[str, tuple[float, float]] = {
     "resolution": (64, 1280), "epochs": (1, 1000), "batch_size": (1, 256), "learning_rate": (1e-6, 1.0),
-    "eval_every": (1, 1000), "warmup_epochs": (0, 100), "mosaic": (0.0, 1.0), "seed": (0, 2**31 - 1),
-    "width": (8, 128)}
+    "eval_every": (1, 1000), "warmup_epochs": (0, 100), "mosaic": (0.0, 1.0), "turned": (0.0, 1.0),
+    "seed": (0, 2**31 - 1), "width": (8, 128)}
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class Hyper:
     eval_every: int = 5         # validation every this many epochs (and after the last)
     warmup_epochs: int = 3
     mosaic: float = 0.5         # share of training samples that are mosaics of four images
+    turned: float = 0.0         # share of images turned by a quarter, half or three-quarter turn in the samples
+    # (for scenes without an up and a down, e.g. a camera looking at the ground; off by default: see README)
     seed: int = 0
     width: int = 16             # channels of the first stages; the network is 4x as wide at its deepest
 

@@ -20,8 +20,8 @@ class ReferenceTrainerLogic(TrainerLogic):
 
     Hyperparameters (all optional, see reference/hyper.py): `resolution` (416, the input's longer side),
     `epochs` (56), `batch_size` (8), `learning_rate` (0.008), `eval_every` (5), `warmup_epochs` (3), `mosaic`
-    (0.5), `seed` (0), `width` (16). Box and point categories are learned; points become small boxes whose centres
-    the detector reports as points.
+    (0.5), `turned` (0), `seed` (0), `width` (16). Box and point categories are learned; points become small
+    boxes whose centres the detector reports as points.
     """
 
     model_format = "onnx"

@@ -307,7 +307,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
             def make(k: int, order: np.ndarray = order, seeds: np.ndarray = seeds,
                      mosaic: float = mosaic) -> tuple[np.ndarray, ...]:
                 return batch(train, order[k * hyper.batch_size:(k + 1) * hyper.batch_size], height, width,
-                             np.random.default_rng(seeds[k]), mosaic)
+                             np.random.default_rng(seeds[k]), mosaic, hyper.turned)
 
             pending: Future[tuple[np.ndarray, ...]] = feeder.submit(make, 0)
             losses: list[jax.Array] = []  # read once per epoch: a read per step would idle the devices meanwhile
