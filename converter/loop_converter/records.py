@@ -11,12 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loop_shared.model_package import write_json_atomic
+from loop_shared.model_package import remove_partial_writes, write_json_atomic
 
 
 class Records:
     def __init__(self, path: Path, retry_base: float, retry_cap: float) -> None:
         self.path, self.retry_base, self.retry_cap = path, retry_base, retry_cap
+        remove_partial_writes(path.parent, path.name)
         try:
             self.items: dict[str, dict[str, Any]] = json.loads(path.read_text())
         except (FileNotFoundError, ValueError):

@@ -25,7 +25,7 @@ from typing import Any
 from loop_shared.backoff import Backoff
 from loop_shared.errors import LoopError
 from loop_shared.loop_client import LoopClient
-from loop_shared.model_package import read_model_info, write_json_atomic
+from loop_shared.model_package import SHARED_VOLUME_GRACE, read_model_info, remove_partial_writes, write_json_atomic
 from loop_shared.names import UnsafeNameError, is_safe_name, safe_name
 from loop_shared.schemas import DetectorStatus, ModelInformation, ModelVersionResponse, OperationMode, VersionMode
 from loop_shared.settings import ConfigurationError
@@ -72,6 +72,8 @@ class Deployment:
 
     # persisted state -----------------------------------------------------------------------------------------
     def _load_state(self) -> None:
+        # replicas may share the data dir, so only what no one has touched for a while
+        remove_partial_writes(self.state_file.parent, self.state_file.name, older_than=SHARED_VOLUME_GRACE)
         try:
             state = json.loads(self.state_file.read_text())
             self.version_control = VersionMode(state.get("version_control", self.version_control))

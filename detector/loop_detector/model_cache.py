@@ -12,7 +12,7 @@ from pathlib import Path
 
 from loop_shared.errors import LoopError, LoopResponseError, ModelPackageError
 from loop_shared.loop_client import LoopClient
-from loop_shared.model_package import extract_package, read_model_info
+from loop_shared.model_package import SHARED_VOLUME_GRACE, extract_package, read_model_info, remove_partial_writes
 from loop_shared.names import inside
 
 log = logging.getLogger("detector.models")
@@ -25,7 +25,10 @@ class FormatMissing(Exception):
 class ModelCache:
     def __init__(self, models_dir: Path, client: LoopClient) -> None:
         self.models_dir, self.client = models_dir, client
+        self.staging = models_dir / ".downloads"
         models_dir.mkdir(parents=True, exist_ok=True)
+        if self.staging.is_dir():  # downloads a kill interrupted; replicas may share the volume, so only old ones
+            remove_partial_writes(self.staging, older_than=SHARED_VOLUME_GRACE)
 
     def directory(self, target: dict[str, str], fmt: str) -> Path:
         return inside(self.models_dir, self.models_dir / f"{target['version']}__{target['id'][:8]}__{fmt}")
@@ -56,7 +59,7 @@ class ModelCache:
         directory = self.directory(target, fmt)
         if self.cached(directory, target["id"]):
             return directory
-        staging = self.models_dir / ".downloads"
+        staging = self.staging
         log.info("downloading model %s in format %s", target["version"], fmt)
         try:
             archive = await self.client.download(f"{self.client.project_path}/models/{target['id']}/{fmt}/file",

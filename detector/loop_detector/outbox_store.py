@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from loop_shared.model_package import write_json_atomic
+from loop_shared.model_package import remove_partial_writes, write_json_atomic
 
 from .errors import OutboxFullError
 from .metrics import DetectorMetrics
@@ -105,6 +105,7 @@ class OutboxStore:
             for jpg in d.glob("*.jpg"):
                 if not jpg.with_suffix(".json").exists():
                     jpg.unlink()  # staged image whose metadata never landed: the item was never accepted
+        remove_partial_writes(self.root, self.journal.name)
         try:
             waiting = {i.id for q in self.queues.values() for i in q}
             self.interrupted = [i for i in json.loads(self.journal.read_text()) if i in waiting]

@@ -15,7 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from loop_shared.model_package import write_json_atomic
+from loop_shared.model_package import remove_partial_writes, write_json_atomic
 
 log = logging.getLogger("detector.quotas")
 Windows = list[tuple[float, int]]  # (seconds, at most this many)
@@ -29,6 +29,7 @@ class QuotaBook:
         self._load()
 
     def _load(self) -> None:
+        remove_partial_writes(self.path.parent, self.path.name)
         try:
             data = json.loads(self.path.read_text())
             for scope, times in data.items():

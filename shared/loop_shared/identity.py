@@ -6,12 +6,13 @@ import json
 import uuid
 from pathlib import Path
 
-from .model_package import write_json_atomic
+from .model_package import SHARED_VOLUME_GRACE, remove_partial_writes, write_json_atomic
 
 
 def node_uuid(data_dir: Path, name: str) -> str:
     path = data_dir / "uuids.json"
     key = name.lower().replace(" ", "_")
+    remove_partial_writes(data_dir, path.name, older_than=SHARED_VOLUME_GRACE)  # replicas may share data_dir
     try:
         known = json.loads(path.read_text())
         if not isinstance(known, dict):

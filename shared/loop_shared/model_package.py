@@ -6,11 +6,15 @@ unpack to more than a size limit are refused before anything is written.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -24,6 +28,9 @@ from .schemas import ModelInformation
 MODEL_JSON = "model.json"
 DEFAULT_MAX_UNPACKED_BYTES = 2 * 1024**3
 DEFAULT_MAX_ENTRIES = 10_000
+SHARED_VOLUME_GRACE = 3600.0  # seconds: a partial write untouched this long on a shared volume has no writer left
+# what tempfile.mkstemp(prefix=f".{name}.") makes: a hidden name, a dot, eight random characters (and a suffix)
+_PARTIAL_WRITE = re.compile(r"\..+\.[a-z0-9_]{8}(\.[a-z0-9]+)?")
 
 
 def _checked_members(archive: zipfile.ZipFile, max_bytes: int, max_entries: int) -> list[zipfile.ZipInfo]:
@@ -127,6 +134,26 @@ def write_json_atomic(path: Path, data: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_partial_writes(directory: Path, name: str | None = None, older_than: float = 0.0) -> int:
+    """Delete the temporary files that writes into `directory` left when their process was killed between
+    creating and renaming them (`write_json_atomic`, `build_package`, downloads, checkpoints all write
+    `.<name>.<random>` first); only those of `name` when given. Call at start-up, before this process writes
+    there itself. Where other processes may be writing into `directory` at the same time (a volume that
+    replicas share), pass `older_than`: only files untouched for that many seconds go. Returns how many
+    were deleted."""
+    cutoff = time.time() - older_than
+    removed = 0
+    for leftover in directory.glob(f".{glob.escape(name)}.*" if name else ".*.*"):
+        if not _PARTIAL_WRITE.fullmatch(leftover.name):
+            continue
+        with contextlib.suppress(FileNotFoundError):  # renamed or removed by its writer meanwhile
+            info = leftover.stat()
+            if stat.S_ISREG(info.st_mode) and (older_than <= 0 or info.st_mtime < cutoff):
+                leftover.unlink()
+                removed += 1
+    return removed
 
 
 def build_package(files: Iterable[Path], model_json: dict[str, Any] | None, dest_zip: Path) -> Path:

@@ -3,6 +3,8 @@ instead of failing it (a trainer upgraded mid-training, another `width`, a damag
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +67,28 @@ def test_a_base_model_is_taken_whole_or_in_part(tmp_path: Path) -> None:
     taken, total = take_base(wider, tmp_path / "weights.npz")
     assert 0 < taken < total  # the output biases fit, the convolutions of another width do not
     assert np.array_equal(np.asarray(wider.stem.conv.kernel[...]), untouched)
+
+
+KILLED_SAVE = """
+import os, signal, sys
+import subprocess
+import sys
+from pathlib import Path
+import numpy as np
+from loop_trainer.reference import train
+os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+train._save_arrays(Path(sys.argv[1]), {"x": np.zeros(1000, np.float32)})
+"""
+
+
+def test_a_checkpoint_save_killed_halfway_leaves_the_last_one_and_its_leftover_goes_at_resume(tmp_path: Path) -> None:
+    model, optimizer = _network(8, 0)
+    save_checkpoint(tmp_path / "c.npz", model, optimizer, nnx.state(model), None, (5, 0.3, 0.25, 5))
+    result = subprocess.run([sys.executable, "-c", KILLED_SAVE, str(tmp_path / "c.npz")], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == -9, result.stderr
+    [leftover] = list(tmp_path.glob(".c.npz.*"))
+    fresh, fresh_optimizer = _network(8, 1)
+    resumed = resume(tmp_path / "c.npz", fresh, fresh_optimizer, nnx.state(fresh))
+    assert resumed is not None and resumed[1] == 5
+    assert not leftover.exists()

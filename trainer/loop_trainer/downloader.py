@@ -22,6 +22,7 @@ import numpy as np
 
 from loop_shared.errors import LoopResponseError
 from loop_shared.loop_client import LoopClient
+from loop_shared.model_package import remove_partial_writes
 from loop_shared.names import inside, is_safe_name
 
 log = logging.getLogger("trainer.downloader")
@@ -77,6 +78,9 @@ class Downloader:
 
     async def images(self, ids: list[str], on_progress: Callable[[float], None] | None = None) -> tuple[int, int]:
         """Download what is missing; returns (dropped as corrupt, not downloadable)."""
+        removed = await asyncio.to_thread(remove_partial_writes, self.images_dir)
+        if removed:
+            log.info("deleted %d partial downloads a kill had left", removed)
         missing = [i for i in ids if not self.path(i).exists()]
         log.info("%d of %d images already on disk; downloading %d", len(ids) - len(missing), len(ids), len(missing))
         semaphore = asyncio.Semaphore(self.concurrency)

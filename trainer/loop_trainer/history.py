@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loop_shared.model_package import write_json_atomic
+from loop_shared.model_package import remove_partial_writes, write_json_atomic
 
 from .record import TrainingRecord
 
@@ -34,6 +34,7 @@ class TrainingHistory:
         self.path, self.keep = path, keep
         self.trainings: list[dict[str, Any]] = []
         self.totals: dict[str, float] = dict.fromkeys(TOTALS, 0)
+        remove_partial_writes(path.parent, path.name)
         try:
             data = json.loads(path.read_text())
             self.trainings = list(data["trainings"])[-keep:]

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from loop_shared.model_package import write_json_atomic
+from loop_shared.model_package import remove_partial_writes, write_json_atomic
 from loop_shared.schemas import Category, TrainerState
 
 S = TrainerState
@@ -57,6 +57,8 @@ class TrainingRecord(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> TrainingRecord | None:
+        """The record at `path` (None without one); deletes what saves killed halfway left beside it."""
+        remove_partial_writes(path.parent, path.name)
         try:
             return cls.model_validate(json.loads(path.read_text()))
         except FileNotFoundError:

@@ -29,6 +29,8 @@ import numpy as np
 import optax
 from flax import nnx
 
+from loop_shared.model_package import remove_partial_writes
+
 from ..logic import Reporter, TrainingError, TrainingJob
 from .data import Split, batch, input_size, letterbox, load_split, validation_share
 from .devices import Parallel, parallel_for
@@ -114,8 +116,12 @@ def predict(model: Detector, images: jax.Array) -> tuple[jax.Array, jax.Array]:
 def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
     os.close(fd)
-    np.savez(tmp, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, path)
+    try:
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def flat(state: Any) -> dict[str, np.ndarray]:
@@ -187,6 +193,7 @@ def resume(checkpoint: Path, model: Detector, optimizer: nnx.Optimizer[Detector]
     """Load the checkpoint into `model` and `optimizer`; returns (average, epoch, best fitness, threshold, best
     epoch, best weights), or None without a checkpoint or with one that does not fit this network (written by
     another version of the trainer or with another `width`: the training starts over, it does not crash)."""
+    remove_partial_writes(checkpoint.parent, checkpoint.name)  # saves a kill interrupted
     if not checkpoint.exists():
         return None
     try:
