@@ -26,17 +26,18 @@ import onnxruntime as ort
 
 from loop_shared.detection_metrics import Box, compare
 from loop_shared.imaging import letterbox, to_tensor
-from loop_shared.yolo import DEFAULT_CONF_THRESHOLD, DEFAULT_IOU_THRESHOLD, decode, infer_layout, select
+from loop_shared.yolo import (
+    DEFAULT_CONF_THRESHOLD,
+    DEFAULT_IOU_THRESHOLD,
+    decode,
+    first_threshold,
+    infer_layout,
+    select,
+)
 
 RANKING_CONF, MAX_DETECTIONS = 0.001, 100
 SAME_BOX_DRIFT = 0.1  # a box both models found with scores this close is no change
 _DTYPES: dict[str, type[np.floating[Any]]] = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
-
-
-def _threshold(model_info: dict[str, Any], key: str, default: float) -> float:
-    """The model's own threshold as the detector takes it: 0.0 is a threshold, only a missing one is not."""
-    value = model_info.get(key)
-    return default if value is None else float(value)
 
 
 def detections(model: Path, images: list[Path], model_info: dict[str, Any],
@@ -52,8 +53,8 @@ def detections(model: Path, images: list[Path], model_info: dict[str, Any],
     classes = len(model_info.get("categories") or [])
     keep_ratio = model_info.get("preprocessing", "letterbox") != "resize"
     if conf is None:
-        conf = _threshold(model_info, "conf_threshold", DEFAULT_CONF_THRESHOLD)
-    iou = _threshold(model_info, "iou_threshold", DEFAULT_IOU_THRESHOLD)
+        conf = first_threshold(model_info.get("conf_threshold"), DEFAULT_CONF_THRESHOLD)
+    iou = first_threshold(model_info.get("iou_threshold"), DEFAULT_IOU_THRESHOLD)
     results = []
     for path in images:
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -73,7 +74,7 @@ def detections(model: Path, images: list[Path], model_info: dict[str, Any],
 
 def measure(source: Path, converted: Path, images: list[Path], model_info: dict[str, Any]) -> dict[str, Any]:
     """The figures of one conversion (they go into the converted package's model.json as `conversion`)."""
-    threshold = _threshold(model_info, "conf_threshold", DEFAULT_CONF_THRESHOLD)
+    threshold = first_threshold(model_info.get("conf_threshold"), DEFAULT_CONF_THRESHOLD)
     found = detections(source, images, model_info, conf=RANKING_CONF)
     reference = [[box for box in boxes if box.score > threshold] for boxes in found]  # as the detector keeps
     under = [[box for box in boxes if box.score <= threshold] for boxes in found]

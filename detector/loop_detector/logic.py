@@ -27,7 +27,7 @@ from typing import ClassVar
 import numpy as np
 
 from loop_shared.schemas import ImageMetadata, ModelInformation
-from loop_shared.yolo import DEFAULT_CONF_THRESHOLD, DEFAULT_IOU_THRESHOLD
+from loop_shared.yolo import DEFAULT_CONF_THRESHOLD, DEFAULT_IOU_THRESHOLD, first_threshold
 
 from .settings import DetectorSettings
 
@@ -57,8 +57,9 @@ class DetectorLogic(ABC):
         self.model_dir = model_dir
         self.settings = settings
         # LOOP_CONF_THRESHOLD / LOOP_IOU_THRESHOLD win; else the values the model was evaluated with (model.json)
-        self.conf_threshold = _first(settings.conf_threshold, model_info.conf_threshold, DEFAULT_CONF_THRESHOLD)
-        self.iou_threshold = _first(settings.iou_threshold, model_info.iou_threshold, DEFAULT_IOU_THRESHOLD)
+        self.conf_threshold = first_threshold(settings.conf_threshold, model_info.conf_threshold,
+                                              DEFAULT_CONF_THRESHOLD)
+        self.iou_threshold = first_threshold(settings.iou_threshold, model_info.iou_threshold, DEFAULT_IOU_THRESHOLD)
 
     @abstractmethod
     def load(self) -> None:
@@ -85,5 +86,3 @@ class DetectorLogic(ABC):
         """Release resources. Called after the logic was replaced and its last request has finished."""
 
 
-def _first(*values: float | None) -> float:
-    return next(v for v in values if v is not None)

@@ -16,6 +16,12 @@ ULTRALYTICS = "ultralytics"  # [1, 4 + classes, N]: cx, cy, w, h, class scores
 YOLOV5 = "yolov5"            # [1, N, 5 + classes]: cx, cy, w, h, objectness, class scores
 
 
+def first_threshold(*candidates: float | None) -> float:
+    """The first threshold given, in order of precedence (a setting, the model's model.json, a default): 0.0 is a
+    threshold, only None (not given) passes on to the next."""
+    return float(next(value for value in candidates if value is not None))
+
+
 def infer_layout(shape: tuple[int, ...], classes: int) -> str:
     """Pick the output layout from the output shape when model.json does not name it."""
     if len(shape) != 3 or shape[0] != 1:

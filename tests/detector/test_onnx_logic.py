@@ -83,6 +83,10 @@ def test_thresholds_come_from_model_json_unless_configured(tmp_path: Path) -> No
     assert overridden.evaluate(image).box_detections == []
     plain = load_grid(tmp_path / "c")
     assert (plain.conf_threshold, plain.iou_threshold) == (0.2, 0.45)
+    zero = load_grid(tmp_path / "d", model_json={"conf_threshold": 0.0})  # 0.0 is a threshold, not "not given"
+    assert (zero.conf_threshold, zero.iou_threshold) == (0.0, 0.45)
+    configured = load_grid(tmp_path / "e", model_json={"conf_threshold": 0.3}, configured=settings(conf_threshold=0))
+    assert configured.conf_threshold == 0.0
 
 
 def yolov5_model(path: Path, rows: np.ndarray) -> None:

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from loop_shared.schemas import BoxDetection, Detections, ModelInformation, PointDetection, PretrainedModel
+from loop_shared.yolo import first_threshold
 
 from ..logic import Reporter, TrainerLogic, TrainingJob
 
@@ -63,8 +64,7 @@ class ReferenceTrainerLogic(TrainerLogic):
         height, width = model_input.shape[2], model_input.shape[3]
         if not isinstance(height, int) or not isinstance(width, int):
             height = width = int(info.resolution or 416)
-        conf = CONF_THRESHOLD if info.conf_threshold is None else info.conf_threshold
-        iou = NMS_IOU if info.iou_threshold is None else info.iou_threshold
+        conf, iou = first_threshold(info.conf_threshold, CONF_THRESHOLD), first_threshold(info.iou_threshold, NMS_IOU)
         results = []
         for path in images:
             rgb = read_rgb(path)
