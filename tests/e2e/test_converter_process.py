@@ -57,7 +57,7 @@ def test_seed_scenario_and_a_corrupt_package_that_does_not_block(
     def converted() -> list[dict]:
         return list(curl(f"{api}/models?format=format_b")["models"])
 
-    wait_until(lambda: len(converted()) == 1, what="the converted model")
+    wait_until(lambda: len(converted()) == 1, timeout=90, what="the converted model")
     [listed] = converted()
     assert (listed["id"], listed["version"], listed["formats"]) == (model["id"], "1.1", ["format_a", "format_b"])
     download = loop.get(f"/{ORG}/projects/demo/models/{model['id']}/format_b/file")
@@ -103,7 +103,7 @@ def test_two_replicas_convert_each_model_once(
         models = loop.get(f"/{ORG}/projects/demo/models").json()["models"]
         return all(m["formats"] == ["format_a", "format_b"] for m in models)
 
-    wait_until(all_converted, what="every model in format_b")
+    wait_until(all_converted, timeout=90, what="every model in format_b")
     time.sleep(1.5)
     models = loop.get(f"/{ORG}/projects/demo/models").json()["models"]
     assert [m["formats"] for m in models] == [["format_a", "format_b"]] * 3

@@ -18,7 +18,7 @@ from tests.processes import Service, wait_until
 from tests.received_counts import received
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT, MODELS, TAKEOVER = "farm", 30, 10.0
+PROJECT, MODELS, TAKEOVER = "farm", 30, 20.0  # a survivor converts its own ~10 models well within TAKEOVER
 
 
 def test_three_replicas_one_killed_convert_30_models_each_exactly_once(
@@ -35,7 +35,7 @@ def test_three_replicas_one_killed_convert_30_models_each_exactly_once(
            for _ in range(MODELS)]
     key = {i: Records.key(ORG, PROJECT, i, "format_b") for i in ids}
     orphans = {i for i in ids if owner(key[i], 3) == 2}
-    assert 4 <= len(orphans) <= 18  # the killed replica had a share to take over
+    assert 1 <= len(orphans) <= 18  # the killed replica had a share to take over (random ids: about 10)
 
     def all_converted() -> bool:
         models = loop.get(f"/{ORG}/projects/{PROJECT}/models").json()["models"]

@@ -279,7 +279,8 @@ def test_new_version_swaps_in_under_continuous_requests_without_failures(
         t.start()
     time.sleep(0.5)
     deploy(loop, "1.1")
-    wait_until(lambda: versions[-1:] == ["1.1"] and versions.count("1.1") > 20, what="version 1.1 answering")
+    wait_until(lambda: versions[-1:] == ["1.1"] and versions.count("1.1") > 20, timeout=60,
+               what="version 1.1 answering")
     stop.set()
     for t in threads:
         t.join()
@@ -398,4 +399,6 @@ def test_kill_9_loses_nothing_and_repeats_at_most_the_request_in_flight(
     assert len(counts) == 20 and len(inbox_images(loop)) == 20  # nothing lost
     assert in_flight == [1, 1, 1]  # slow start: the first request after a start holds one image
     assert repeats == sum(in_flight)  # each crash repeated exactly the images of the request in flight
-    assert named == [0, 1, 1, 1]  # the kill while the Loop was away interrupted nothing; the journal named each
+    # the kill while the Loop was away interrupted nothing (or, if it hit one of the retries, which last milliseconds
+    # each, a request that never reached the Loop: named, sent again, arrived once); the journal named each later one
+    assert named[0] in (0, 1) and named[1:] == [1, 1, 1], named

@@ -118,9 +118,12 @@ def test_killed_in_every_state_the_training_resumes_and_sends_each_thing_once(
                 if failure is not None:  # it failed twice here, so it is retrying this step when killed
                     return attempts(loop)[failure] >= mark[failure] + 2
                 try:
-                    return bool(httpx.get(f"{trainer.url}/status", timeout=10).json()["state"] == working)
+                    if httpx.get(f"{trainer.url}/status", timeout=10).json()["state"] != working:
+                        return False
                 except httpx.HTTPError:  # busy (the machine is shared); ask again
                     return False
+                # still in that step after the answer (a slow answer may outlast a step of a few seconds)
+                return record.exists() and json.loads(record.read_text())["state"] == persisted
 
             wait_until(in_step, 60, f"the trainer in {working}")
             trainer.kill()

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -73,8 +74,11 @@ def console_errors(driver: WebDriver) -> list[str]:
 
 
 def wait_for(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str, timeout: float = 20) -> Any:
-    """Poll `condition(driver)` until it is truthy (returned), or fail naming `what`."""
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(condition, message=f"{what} not seen")
+    """Poll `condition(driver)` until it is truthy (returned), or fail naming `what`. An element the page redrew
+    between finding and reading it (a stale reference) is asked again at the next poll."""
+    return WebDriverWait(driver, timeout, poll_frequency=0.2,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition,
+                                                                                      message=f"{what} not seen")
 
 
 def screenshot(driver: WebDriver, path: Path) -> None:

@@ -19,8 +19,10 @@ EPOCHS = 6
 
 
 def points(browser: WebDriver, chart: str, series: str) -> list[int]:
-    found = browser.find_elements(By.CSS_SELECTOR, f"#{chart} circle.point[data-series='{series}']")
-    return [int(float(p.get_attribute("data-x"))) for p in found]
+    """The epochs of a chart's points, read in one call (the page redraws its charts every few seconds)."""
+    xs = browser.execute_script("return [...document.querySelectorAll(arguments[0])].map(p => p.dataset.x)",
+                                f"#{chart} circle.point[data-series='{series}']")
+    return [int(float(x)) for x in xs]
 
 
 def test_curves_have_one_point_per_finished_epoch(stub: Service, loop: httpx.Client,
@@ -57,9 +59,9 @@ def test_curves_have_one_point_per_finished_epoch(stub: Service, loop: httpx.Cli
     assert loop.post(f"/{ORG}/projects/{PROJECT}/trainings/1/stop").status_code == 200
     wait_until(lambda: loop.get(f"/{ORG}/projects/{PROJECT}/trainings/1").json()["state"] == "done", 60,
                "the training done")
-    row = wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#finished-table tbody tr"),
-                   "the finished training", timeout=30)[0]
-    assert "done" in row.text
+    rows = wait_for(browser, lambda b: [r.text for r in b.find_elements(By.CSS_SELECTOR, "#finished-table tbody tr")],
+                    "the finished training", timeout=30)
+    assert "done" in rows[0]
     wait_for(browser, lambda b: "idle" in b.find_element(By.ID, "state").text, "the trainer idle")
     assert points(browser, "loss-chart", "loss") == list(range(1, EPOCHS + 1))
     screenshot(browser, output_dir / "trainer-finished.png")
