@@ -54,7 +54,8 @@ def test_a_broken_manifest_is_refused() -> None:  # the validation above can fai
 
 def test_the_rendered_kustomization_is_valid_and_namespaced(rendered: dict) -> None:
     assert set(rendered) == {("Namespace", "learning-loop"), ("ConfigMap", "loop-config"),
-                             ("Secret", "loop-credentials"), ("Deployment", "detector"), ("Service", "detector"),
+                             ("Secret", "loop-credentials"), ("StatefulSet", "detector"), ("Service", "detector"),
+                             ("Service", "detector-pods"),
                              ("HorizontalPodAutoscaler", "detector"), ("PodDisruptionBudget", "detector"),
                              ("StatefulSet", "converter"), ("Service", "converter"), ("StatefulSet", "trainer"),
                              ("Service", "trainer")}
@@ -74,7 +75,7 @@ def test_kubectl_kustomize_renders_the_same(rendered: dict) -> None:
 def test_the_password_is_in_the_secret_only_and_every_node_reads_both(rendered: dict) -> None:
     assert "LOOP_PASSWORD" in rendered[("Secret", "loop-credentials")]["stringData"]
     assert not any("PASSWORD" in k for k in rendered[("ConfigMap", "loop-config")]["data"])
-    for kind, name in (("Deployment", "detector"), ("StatefulSet", "converter"), ("StatefulSet", "trainer")):
+    for kind, name in (("StatefulSet", "detector"), ("StatefulSet", "converter"), ("StatefulSet", "trainer")):
         [container] = containers(rendered[(kind, name)])
         assert container["envFrom"] == [{"configMapRef": {"name": "loop-config"}},
                                         {"secretRef": {"name": "loop-credentials"}}]
@@ -83,7 +84,7 @@ def test_the_password_is_in_the_secret_only_and_every_node_reads_both(rendered: 
 
 
 def test_probes_match_ready_and_health_and_every_pod_runs_as_non_root_with_limits(rendered: dict) -> None:
-    for kind, name in (("Deployment", "detector"), ("StatefulSet", "converter"), ("StatefulSet", "trainer")):
+    for kind, name in (("StatefulSet", "detector"), ("StatefulSet", "converter"), ("StatefulSet", "trainer")):
         doc = rendered[(kind, name)]
         pod = doc["spec"]["template"]["spec"]
         [container] = pod["containers"]
@@ -97,12 +98,12 @@ def test_probes_match_ready_and_health_and_every_pod_runs_as_non_root_with_limit
         assert set(container["resources"]) == {"requests", "limits"}
         assert {m["mountPath"] for m in container["volumeMounts"]} == {"/data", "/tmp"}
     # the detector gets no traffic before its model is warm: the startup probe asks /ready too
-    assert containers(rendered[("Deployment", "detector")])[0]["startupProbe"]["httpGet"]["path"] == "/ready"
+    assert containers(rendered[("StatefulSet", "detector")])[0]["startupProbe"]["httpGet"]["path"] == "/ready"
 
 
 def test_detectors_scale_on_requests_in_flight_with_cpu_as_fallback(rendered: dict) -> None:
     hpa = rendered[("HorizontalPodAutoscaler", "detector")]["spec"]
-    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "detector"}
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "detector"}
     pods, cpu = hpa["metrics"]
     metric = pods["pods"]["metric"]["name"]
     assert cpu["resource"]["name"] == "cpu"
@@ -113,16 +114,22 @@ def test_detectors_scale_on_requests_in_flight_with_cpu_as_fallback(rendered: di
     [rule] = adapter["rules"]["custom"]
     assert rule["seriesQuery"].startswith(metric + "{") and rule["name"]["as"] == metric
     selector = rendered[("PodDisruptionBudget", "detector")]["spec"]["selector"]["matchLabels"]
-    assert selector == rendered[("Deployment", "detector")]["spec"]["selector"]["matchLabels"]
-    detector = env(containers(rendered[("Deployment", "detector")])[0])
+    assert selector == rendered[("StatefulSet", "detector")]["spec"]["selector"]["matchLabels"]
+    detector = env(containers(rendered[("StatefulSet", "detector")])[0])
     assert detector["LOOP_REPLICA_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}  # each pod its identity
 
 
-def test_converters_and_trainers_have_stable_ordinals_and_a_volume_each(rendered: dict) -> None:
-    for name in ("converter", "trainer"):
+def test_every_node_has_a_stable_ordinal_and_a_volume_of_its_own(rendered: dict) -> None:
+    for name, service in (("detector", "detector-pods"), ("converter", "converter"), ("trainer", "trainer")):
         spec = rendered[("StatefulSet", name)]["spec"]
         assert [t["metadata"]["name"] for t in spec["volumeClaimTemplates"]] == ["data"]
-        assert spec["serviceName"] == name and rendered[("Service", name)]["spec"]["clusterIP"] == "None"
+        assert spec["serviceName"] == service and rendered[("Service", service)]["spec"]["clusterIP"] == "None"
+        assert "data" not in {v["name"] for v in spec["template"]["spec"]["volumes"]}  # /data is the claim
+    # a detector that goes while the Loop is away leaves its outbox on its volume, kept at a scale-down; the
+    # load-balancing Service is not the headless one
+    detector = rendered[("StatefulSet", "detector")]["spec"]
+    assert detector["persistentVolumeClaimRetentionPolicy"] == {"whenScaled": "Retain", "whenDeleted": "Retain"}
+    assert "clusterIP" not in rendered[("Service", "detector")]["spec"]
     converter = rendered[("StatefulSet", "converter")]["spec"]
     settings = env(converter["template"]["spec"]["containers"][0])
     assert settings["LOOP_REPLICA_INDEX"] == {"fieldRef": {"fieldPath": "metadata.name"}}  # converter-N: replica N

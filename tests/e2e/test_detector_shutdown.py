@@ -1,7 +1,7 @@
 """A detector that is stopped (SIGTERM: `docker stop`, a Kubernetes scale-down) first delivers what waits in its
-outbox, for up to LOOP_OUTBOX_DRAIN_SECONDS: a pod's emptyDir goes with the pod. Counted at the stub Loop's receive
-counters (what the node sent); with the drain switched off the same stop leaves images on disk, so the counts tell
-the two apart."""
+outbox, for up to LOOP_OUTBOX_DRAIN_SECONDS: what a removed replica leaves waits until it runs again. Counted at the
+stub Loop's receive counters (what the node sent); with the drain switched off the same stop leaves images on disk,
+so the counts tell the two apart."""
 
 from __future__ import annotations
 
