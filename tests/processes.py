@@ -75,11 +75,18 @@ class Service:
 
 def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition",
                interval: float = 0.2) -> Any:
-    """Poll `condition` until it returns something truthy (returned), or fail naming `what`."""
+    """Poll `condition` until it returns something truthy (returned), or fail naming `what`. A request in the
+    condition that times out or finds no listener counts as "not yet" (a busy machine, a process still starting);
+    the last such error is named if the time runs out."""
     deadline = time.monotonic() + timeout
+    last_error: httpx.TransportError | None = None
     while time.monotonic() < deadline:
-        value = condition()
+        try:
+            value = condition()
+        except httpx.TransportError as e:
+            last_error, value = e, None
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"{what} not reached within {timeout}s")
+    raise AssertionError(f"{what} not reached within {timeout}s"
+                         + (f" (last request error: {last_error!r})" if last_error else ""))
