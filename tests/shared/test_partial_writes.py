@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from loop_converter.records import Records
@@ -24,6 +25,8 @@ from loop_shared.model_package import SHARED_VOLUME_GRACE, remove_partial_writes
 from loop_trainer.downloader import Downloader
 from loop_trainer.history import TrainingHistory
 from loop_trainer.record import TrainingRecord
+from tests.e2e.test_detector_process import start_detector
+from tests.processes import Service
 
 # writes `data` to the target as the nodes do, but the process is killed (SIGKILL) just before the rename
 KILLED_WRITE = """
@@ -120,3 +123,24 @@ def test_on_volumes_replicas_may_share_the_detector_keeps_recent_leftovers_and_d
     node_uuid(tmp_path, "detector")
     assert (old_download.exists(), new_download.exists()) == (False, True)
     assert (old_uuids.exists(), new_uuids.exists()) == (False, True)
+
+
+def test_a_detector_process_starting_on_a_data_dir_with_leftovers_deletes_its_own_and_old_shared_ones(
+        stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> None:
+    """The whole node: what earlier kills left in its data dir, seen after a real detector process is ready."""
+    data = tmp_path / "detector"
+    (data / "models" / ".downloads").mkdir(parents=True)
+    (data / "outbox").mkdir()
+    own = [killed_write(data / "outbox" / "inflight.json"), killed_write(data / "outbox" / "quotas.json")]
+    shared = {path: killed_write(path) for path in
+              (data / "detector_state.json", data / "uuids.json", data / "models" / ".downloads" / "m.onnx.zip")}
+    an_hour_ago = time.time() - SHARED_VOLUME_GRACE - 60
+    old = {path: killed_write(path) for path in shared}
+    for leftover in old.values():
+        os.utime(leftover, (an_hour_ago, an_hour_ago))
+
+    start_detector(stub, loop, start_node, tmp_path)
+
+    assert [p.name for p in own if p.exists()] == []
+    assert [p.name for p in old.values() if p.exists()] == []
+    assert [p.name for p in shared.values() if not p.exists()] == []  # a replica beside it might be writing those
