@@ -84,5 +84,3 @@ class DetectorLogic(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, deliberately not abstract
         """Release resources. Called after the logic was replaced and its last request has finished."""
-
-

@@ -27,8 +27,8 @@ class ModelCache:
         self.models_dir, self.client = models_dir, client
         self.staging = models_dir / ".downloads"
         models_dir.mkdir(parents=True, exist_ok=True)
-        if self.staging.is_dir():  # downloads a kill interrupted; replicas may share the volume, so only old ones
-            remove_partial_writes(self.staging, older_than=SHARED_VOLUME_GRACE)
+        # downloads a kill interrupted; replicas may share the volume, so only old ones
+        remove_partial_writes(self.staging, older_than=SHARED_VOLUME_GRACE)
 
     def directory(self, target: dict[str, str], fmt: str) -> Path:
         return inside(self.models_dir, self.models_dir / f"{target['version']}__{target['id'][:8]}__{fmt}")
@@ -59,11 +59,10 @@ class ModelCache:
         directory = self.directory(target, fmt)
         if self.cached(directory, target["id"]):
             return directory
-        staging = self.staging
         log.info("downloading model %s in format %s", target["version"], fmt)
         try:
             archive = await self.client.download(f"{self.client.project_path}/models/{target['id']}/{fmt}/file",
-                                                 staging, filename=f"{target['id']}.{fmt}.zip")
+                                                 self.staging, filename=f"{target['id']}.{fmt}.zip")
         except LoopResponseError as e:
             if e.status_code == 404:
                 raise FormatMissing(f"the Loop has no {fmt} package of model {target['version']}") from e

@@ -71,8 +71,6 @@ def test_a_base_model_is_taken_whole_or_in_part(tmp_path: Path) -> None:
 
 KILLED_SAVE = """
 import os, signal, sys
-import subprocess
-import sys
 from pathlib import Path
 import numpy as np
 from loop_trainer.reference import train
