@@ -6,11 +6,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI, Response
-from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry, generate_latest
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from loop_shared.identity import node_uuid
 from loop_shared.loop_client import LoopClient
@@ -20,9 +18,10 @@ from loop_shared.plugins import load_plugin_class
 from loop_shared.tasks import TaskHealth, spawn
 
 from . import metrics as trainer_metrics
-from . import pages
+from .errors import install_error_handlers
 from .lifecycle import Lifecycle, status_loop
 from .logic import TrainerLogic
+from .routes import health, pages
 from .settings import TrainerSettings
 
 log = logging.getLogger("trainer")
@@ -65,35 +64,9 @@ def create_app(settings: TrainerSettings, logic: TrainerLogic | None = None) -> 
 
     app = FastAPI(title="Learning Loop trainer", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Takes trainings from the Loop; status and health only, no control routes.")
-    app.state.lifecycle = lifecycle
-    app.include_router(pages.router)
+    app.state.lifecycle, app.state.socket, app.state.health, app.state.registry = lifecycle, socket, tasks, registry
+    install_error_handlers(app)
+    for module in (health, pages):
+        app.include_router(module.router)
     install_pages(app, Path(__file__).with_name("static"))
-
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "alive"}
-
-    @app.get("/ready")
-    def ready() -> JSONResponse:
-        """Ready while connected to the Loop (trainings arrive over that connection); `failing` lists background
-        tasks that keep failing (e.g. a training step that is retried again and again)."""
-        failing = tasks.failing()
-        if not socket.connected:
-            return JSONResponse({"status": "not ready", "reason": "not connected to the Loop", "failing": failing},
-                                503)
-        return JSONResponse({"status": "degraded" if failing else "ready", "failing": failing})
-
-    @app.get("/metrics")
-    def metrics() -> Response:
-        """Prometheus metrics: state, progress, epoch figures, trainings and their durations, crashes, downloads,
-        and the health of the background tasks."""
-        return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
-
-    @app.get("/status")
-    def status() -> dict[str, Any]:
-        """The status the Loop receives, plus the current training's counts (dropped images, crashes...)."""
-        record = lifecycle.record
-        return {**lifecycle.status().model_dump(mode="json"), "connected": socket.connected,
-                "training": record.model_dump(mode="json", exclude={"categories", "best_metrics"}) if record else None}
-
     return app
