@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Request
+from ..deps import WorkerDep
+from ..schemas import Conversion, Conversions
 
-from .worker import Worker
-
-router = APIRouter()
+router = APIRouter(tags=["pages"])
 
 
 @router.get("/conversions")
-def conversions(request: Request) -> dict[str, Any]:
+def conversions(worker: WorkerDep) -> Conversions:
     """One entry per model and target format: converted (with its version and time) or failed (with the reason,
     attempts and next attempt); any further figures a record holds (e.g. the accuracy of the conversion) are
     passed on as they are. Newest first."""
-    worker: Worker = request.app.state.worker
     items = []
     for key, record in list(worker.records.items.items()):
         organization, project, model_id, target = [*key.split("/"), "", "", ""][:4]
         items.append({"organization": organization, "project": project, "model_id": model_id, "target": target,
                       **record})
     items.sort(key=lambda i: float(i.get("at") or i.get("next_attempt") or 0), reverse=True)
-    return {"conversions": items}
+    return Conversions(conversions=[Conversion.model_validate(item) for item in items])
