@@ -12,52 +12,48 @@ import logging
 from pathlib import Path
 
 from loop_shared.errors import LoopError
+from loop_shared.loop_api import IMAGES_PER_REQUEST, LoopApi, ProjectApi
 from loop_shared.loop_client import LoopClient
 from loop_shared.names import is_safe_name
 
 log = logging.getLogger("converter.images")
-CHUNK = 100
 
 
-async def _ids(client: LoopClient, base: str) -> list[str]:
+async def _ids(api: ProjectApi) -> list[str]:
     for state in ("complete", None):
-        data = await client.get_json(f"{base}/data", params={"state": state} if state else {})
-        ids = data.get("image_ids", []) if isinstance(data, dict) else []
+        ids = await api.image_ids(state)
         if ids:
             return [i for i in ids if is_safe_name(i)]
     return []
 
 
-async def _test_ids(client: LoopClient, base: str, ids: list[str]) -> set[str]:
+async def _test_ids(api: ProjectApi, ids: list[str]) -> set[str]:
     tests: set[str] = set()
-    for start in range(0, len(ids), CHUNK):
-        data = await client.get_json(f"{base}/images", params={"ids": ",".join(ids[start:start + CHUNK])})
-        tests |= {i["id"] for i in (data.get("images", []) if isinstance(data, dict) else [])
-                  if isinstance(i, dict) and i.get("set") == "test"}
+    for start in range(0, len(ids), IMAGES_PER_REQUEST):
+        tests |= {i.id for i in await api.images(ids[start:start + IMAGES_PER_REQUEST]) if i.set == "test"}
     return tests
 
 
-async def _download(client: LoopClient, base: str, ids: list[str], directory: Path) -> list[Path]:
+async def _download(api: ProjectApi, ids: list[str], directory: Path) -> list[Path]:
     paths = []
     for image_id in ids:
         try:
-            paths.append(await client.download(f"{base}/images/{image_id}/main", directory,
-                                               filename=f"{image_id}.jpg", requires_login=True))
+            paths.append(await api.download_image(image_id, directory))
         except LoopError as e:
             log.warning("image %s not downloadable: %s", image_id, e)
     return paths
 
 
-async def project_images(client: LoopClient, org: str, project: str, directory: Path, calibration: int,
+async def project_images(loop: LoopClient | ProjectApi, org: str, project: str, directory: Path, calibration: int,
                          evaluation: int) -> tuple[list[Path], list[Path]]:
     """(calibration images, evaluation images), at most `calibration` and `evaluation` of them; the Loop being
     unreachable or the project empty gives fewer, or none."""
-    base = f"/{org}/projects/{project}"
+    api = LoopApi(loop).project(org, project) if isinstance(loop, LoopClient) else loop
     if calibration <= 0 and evaluation <= 0:
         return [], []
     try:
-        ids = await _ids(client, base)
-        tests = await _test_ids(client, base, ids) if evaluation > 0 else set()
+        ids = await _ids(api)
+        tests = await _test_ids(api, ids) if evaluation > 0 else set()
     except LoopError as e:
         log.warning("no images from %s/%s for the conversion: %s", org, project, e)
         return [], []
@@ -69,5 +65,5 @@ async def project_images(client: LoopClient, org: str, project: str, directory: 
     else:
         held_back = min(evaluation, len(ids) // 4) if evaluation > 0 else 0
         checking, calibrating = ids[len(ids) - held_back:], ids[:len(ids) - held_back][:calibration]
-    return (await _download(client, base, calibrating, directory / "calibration"),
-            await _download(client, base, checking, directory / "evaluation"))
+    return (await _download(api, calibrating, directory / "calibration"),
+            await _download(api, checking, directory / "evaluation"))

@@ -12,7 +12,6 @@ accepted them.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import shutil
 import tempfile
@@ -23,6 +22,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from loop_shared.errors import LoopError
+from loop_shared.loop_api import LoopApi, LoopModel
 from loop_shared.loop_client import LoopClient
 from loop_shared.model_package import MODEL_JSON, extract_package, read_model_json
 from loop_shared.names import is_safe_name
@@ -51,6 +51,7 @@ class Worker:
     def __init__(self, settings: ConverterSettings, client: LoopClient, logic: ConverterLogic,
                  health: TaskHealth, metrics: ConverterMetrics | None = None) -> None:
         self.settings, self.client, self.logic, self.health = settings, client, logic, health
+        self.api = LoopApi(client)
         self.partition = Partition(replica_number(settings.replica_index), settings.replicas,
                                    settings.takeover_after)
         self.records = Records(settings.data_dir / "conversions.json", settings.retry_base, settings.retry_cap)
@@ -92,10 +93,8 @@ class Worker:
     async def projects(self) -> list[tuple[str, str]]:
         if self.settings.organization and self.settings.project:
             return [(self.settings.organization, self.settings.project)]
-        data = await self.client.get_json("/projects")
-        listed = data.get("projects", []) if isinstance(data, dict) else []
-        found = [(p.get("organization_id"), p.get("project_id")) for p in listed if isinstance(p, dict)]
-        usable = [(str(o), str(p)) for o, p in found if is_safe_name(o) and is_safe_name(p)]
+        found = [(p.organization_id, p.project_id) for p in (await self.api.projects()).projects]
+        usable = [(o, p) for o, p in found if is_safe_name(o) and is_safe_name(p)]
         if len(usable) < len(found):
             log.warning("ignoring %d projects whose names cannot be used in a path", len(found) - len(usable))
         if self.settings.organization:
@@ -103,24 +102,20 @@ class Worker:
         return usable
 
     async def formats_of(self, org: str, project: str, model_id: str) -> list[str]:
-        data = await self.client.get_json(f"/{org}/projects/{project}/models")
-        for model in data.get("models", []) if isinstance(data, dict) else []:
-            if isinstance(model, dict) and model.get("id") == model_id:
-                return list(model.get("formats") or [])
-        return []
+        model = (await self.api.project(org, project).models()).find(model_id)
+        return list(model.formats or []) if model is not None else []
 
     async def scan(self) -> int:
         """One pass over every visible project; returns how many models were converted."""
         done = backlog = 0
         source, target = self.logic.source_format, self.logic.target_format
         for org, project in await self.projects():
-            data = await self.client.get_json(f"/{org}/projects/{project}/models")
-            for model in data.get("models", []) if isinstance(data, dict) else []:
-                if not isinstance(model, dict) or not is_safe_name(model.get("id")):
-                    log.warning("ignoring a model of %s/%s without a usable id: %.100r", org, project, model)
+            for model in (await self.api.project(org, project).models()).models:
+                if not is_safe_name(model.id):
+                    log.warning("ignoring a model of %s/%s without a usable id: %.100r", org, project, model.id)
                     continue
-                formats = model.get("formats") or []
-                key = Records.key(org, project, model["id"], target)
+                formats = model.formats or []
+                key = Records.key(org, project, model.id, target)
                 if source not in formats or target in formats:
                     self.partition.forget(key)
                     continue
@@ -129,18 +124,18 @@ class Worker:
                     continue
                 if self.partition.taken_over(key):
                     log.warning("taking over model %s of %s/%s from replica %d, which left it unconverted for %.0f s",
-                                model.get("version"), org, project, owner(key, self.partition.replicas),
+                                model.version, org, project, owner(key, self.partition.replicas),
                                 self.partition.takeover_after)
                 started = time.perf_counter()
                 try:
                     uploaded = await self.convert(org, project, model)
                 except ConversionError as e:
                     self.metrics.conversions.labels(result="failed").inc()
-                    delay = self.records.failed(key, str(model.get("version", "?")), str(e), e.figures)
+                    delay = self.records.failed(key, str(model.version), str(e), e.figures)
                     log.error("model %s (%s/%s) failed to convert to %s: %s; next try in %.0f s",
-                              model.get("version"), org, project, target, e, delay)
+                              model.version, org, project, target, e, delay)
                     continue
-                self.records.converted(key, str(model.get("version", "?")), self.last_figures)
+                self.records.converted(key, str(model.version), self.last_figures)
                 self.partition.forget(key)
                 self.metrics.conversions.labels(result="converted" if uploaded else "skipped").inc()
                 self.metrics.seconds.observe(time.perf_counter() - started)
@@ -153,20 +148,20 @@ class Worker:
         self.metrics.last_scan.set(self.last_scan)
         return done
 
-    async def convert(self, org: str, project: str, model: dict[str, Any]) -> bool:
+    async def convert(self, org: str, project: str, model: LoopModel) -> bool:
         """Convert and upload one model; False when its target format appeared meanwhile (nothing uploaded)."""
         source, target = self.logic.source_format, self.logic.target_format
-        base = f"/{org}/projects/{project}/models/{model['id']}"
+        api = self.api.project(org, project)
         with tempfile.TemporaryDirectory(dir=self.tmp_root) as tmp:
             tmp_dir = Path(tmp)
             try:
-                archive = await self.client.download(f"{base}/{source}/file", tmp_dir, filename="source.zip")
+                archive = await api.download_model(model.id, source, tmp_dir, "source.zip")
                 source_dir = await asyncio.to_thread(extract_package, archive, tmp_dir / "source")
                 model_info = await asyncio.to_thread(read_model_json, source_dir)
             except Exception as e:
                 raise ConversionError(f"cannot fetch the {source} package: {one_line(e)}") from e
             calibration, evaluation = await project_images(
-                self.client, org, project, tmp_dir, self.logic.calibration_images, self.settings.accuracy_images)
+                api, org, project, tmp_dir, self.logic.calibration_images, self.settings.accuracy_images)
             out_dir = tmp_dir / "target"
             out_dir.mkdir()
             started = time.perf_counter()
@@ -181,27 +176,21 @@ class Worker:
             figures = await self._gate(source_dir, out_dir, model_info, evaluation)
             if figures is not None:
                 model_json["conversion"] = figures
-            parts: list[tuple[str, tuple[str, bytes, str]]] = [
-                ("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in files]
-            parts.append(("files", (MODEL_JSON, json.dumps(model_json).encode(), "application/json")))
             try:
-                if target in await self.formats_of(org, project, model["id"]):
+                if target in await self.formats_of(org, project, model.id):
                     log.info("model %s of %s/%s got %s while we converted it (another converter was faster); "
-                             "not uploading ours", model.get("version"), org, project, target)
+                             "not uploading ours", model.version, org, project, target)
                     self.skipped_count += 1
                     return False
-                response = await self.client.put(f"{base}/{target}/file", files=parts, timeout=600.0)
+                stored = await api.upload_model_format(model.id, target, files, model_json)
             except LoopError as e:
                 raise ConversionError(f"upload failed: {one_line(e)}") from e
-            if response.status_code == 409:
-                log.info("model %s of %s/%s already has %s (another converter was faster)", model.get("version"),
+            if stored.already_stored:
+                log.info("model %s of %s/%s already has %s (another converter was faster)", model.version,
                          org, project, target)
                 self.skipped_count += 1
                 return False
-            if response.status_code != 200:
-                raise ConversionError(f"the Loop refused the upload: HTTP {response.status_code}: "
-                                      f"{response.text[:200]}")
-            log.info("converted model %s of %s/%s from %s to %s in %.1f s", model.get("version"), org, project,
+            log.info("converted model %s of %s/%s from %s to %s in %.1f s", model.version, org, project,
                      source, target, time.perf_counter() - started)
             return True
 

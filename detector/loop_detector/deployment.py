@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from loop_shared.backoff import Backoff
-from loop_shared.errors import LoopError
+from loop_shared.errors import LoopError, LoopNotFoundError
+from loop_shared.loop_api import LoopApi
 from loop_shared.loop_client import LoopClient
 from loop_shared.model_package import SHARED_VOLUME_GRACE, read_model_info, remove_partial_writes, write_json_atomic
 from loop_shared.names import UnsafeNameError, is_safe_name, safe_name
@@ -53,7 +54,8 @@ class Deployment:
         self.health = health
         self.node_id, self.name = node_id, name
         self.models_dir = settings.data_dir / "models"
-        self.cache = ModelCache(self.models_dir, client)
+        self.api = LoopApi(client).project(settings.organization, settings.project)
+        self.cache = ModelCache(self.models_dir, self.api)
         self.formats = preferred_formats(settings, logic_cls)
         self.building: dict[str, Any] | None = None  # the model being downloaded, loaded and warmed up
         self.state_file = settings.data_dir / "detector_state.json"
@@ -152,19 +154,16 @@ class Deployment:
     # checking and updating -----------------------------------------------------------------------------------
     async def _fetch_loop_target(self) -> dict[str, str] | None:
         try:
-            data = await self.client.get_json(f"{self.client.project_path}/deployment/target")
+            data = await self.api.deployment_target()
             self.errors.pop("deployment_target", None)
-        except LoopError as e:
-            if getattr(e, "status_code", None) != 404:  # 404: no target set yet, nothing to report
-                self.errors["deployment_target"] = one_line(e)
-                log.warning("cannot read the deployment target: %s", e)
+        except LoopNotFoundError:  # no target set yet, nothing to report
             return None
-        if not isinstance(data, dict):
-            self.errors["deployment_target"] = f"unexpected deployment target {str(data)[:100]!r}"
+        except LoopError as e:
+            self.errors["deployment_target"] = one_line(e)
+            log.warning("cannot read the deployment target: %s", e)
             return None
         try:
-            return {"id": safe_name(data.get("model_uuid"), "model_uuid"),
-                    "version": safe_name(data.get("version"), "model version")}
+            return {"id": safe_name(data.model_uuid, "model_uuid"), "version": safe_name(data.version, "model version")}
         except UnsafeNameError as e:
             self.errors["deployment_target"] = str(e)
             log.error("ignoring the deployment target: %s", e)
@@ -258,13 +257,12 @@ class Deployment:
             return
         if not value or not all(part.isdigit() for part in value.split(".")):
             raise VersionError("Invalid version number")
-        data = await self.client.get_json(f"{self.client.project_path}/models")
-        matches = [m for m in data.get("models", []) if isinstance(m, dict) and m.get("version") == value]
+        matches = [m for m in (await self.api.models()).models if m.version == value]
         if len(matches) != 1:
             raise VersionError(f"No Model with version {value}" if not matches else
                                f"Multiple models with version {value}")
         try:
-            model_id = safe_name(matches[0].get("id"), "model id")
+            model_id = safe_name(matches[0].id, "model id")
         except UnsafeNameError as e:
             raise VersionError(str(e)) from e
         self.version_control = VersionMode.SPECIFIC_VERSION
@@ -297,13 +295,9 @@ class Deployment:
     async def sync_status(self) -> bool:
         """Report the status to the Loop; returns whether it was accepted (a failure is logged, not raised)."""
         try:
-            response = await self.client.post(f"{self.client.project_path}/detectors",
-                                              json=self.status().model_dump(mode="json"), attempts=2)
+            await self.api.report_detector(self.status(), attempts=2)
         except LoopError as e:
             log.warning("cannot report status to the Loop: %s", e)
-            return False
-        if not response.is_success:
-            log.warning("the Loop refused the detector status: HTTP %d", response.status_code)
             return False
         return True
 

@@ -10,8 +10,8 @@ import asyncio
 import logging
 from pathlib import Path
 
-from loop_shared.errors import LoopError, LoopResponseError, ModelPackageError
-from loop_shared.loop_client import LoopClient
+from loop_shared.errors import LoopError, LoopNotFoundError, ModelPackageError
+from loop_shared.loop_api import ProjectApi
 from loop_shared.model_package import SHARED_VOLUME_GRACE, extract_package, read_model_info, remove_partial_writes
 from loop_shared.names import inside
 
@@ -23,8 +23,8 @@ class FormatMissing(Exception):
 
 
 class ModelCache:
-    def __init__(self, models_dir: Path, client: LoopClient) -> None:
-        self.models_dir, self.client = models_dir, client
+    def __init__(self, models_dir: Path, api: ProjectApi) -> None:
+        self.models_dir, self.api = models_dir, api
         self.staging = models_dir / ".downloads"
         models_dir.mkdir(parents=True, exist_ok=True)
         # downloads a kill interrupted; replicas may share the volume, so only old ones
@@ -44,15 +44,11 @@ class ModelCache:
         """The formats the Loop lists for the target model; None when its listing does not say (then every
         preferred format is simply tried)."""
         try:
-            data = await self.client.get_json(f"{self.client.project_path}/models")
+            model = (await self.api.models()).find(target["id"])
         except LoopError as e:
             log.debug("cannot list the Loop's models: %s", e)
             return None
-        for model in data.get("models", []) if isinstance(data, dict) else []:
-            if isinstance(model, dict) and model.get("id") == target["id"]:
-                formats = model.get("formats")
-                return [f for f in formats if isinstance(f, str)] if isinstance(formats, list) else None
-        return None
+        return model.formats if model is not None else None
 
     async def fetch(self, target: dict[str, str], fmt: str) -> Path:
         """The unpacked package of `target` in `fmt`, downloaded unless cached; FormatMissing on a 404."""
@@ -61,12 +57,9 @@ class ModelCache:
             return directory
         log.info("downloading model %s in format %s", target["version"], fmt)
         try:
-            archive = await self.client.download(f"{self.client.project_path}/models/{target['id']}/{fmt}/file",
-                                                 self.staging, filename=f"{target['id']}.{fmt}.zip")
-        except LoopResponseError as e:
-            if e.status_code == 404:
-                raise FormatMissing(f"the Loop has no {fmt} package of model {target['version']}") from e
-            raise
+            archive = await self.api.download_model(target["id"], fmt, self.staging, f"{target['id']}.{fmt}.zip")
+        except LoopNotFoundError as e:
+            raise FormatMissing(f"the Loop has no {fmt} package of model {target['version']}") from e
         try:
             await asyncio.to_thread(extract_package, archive, directory)
         finally:

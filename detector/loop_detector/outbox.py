@@ -26,8 +26,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from loop_shared.backoff import Backoff, retry_after_seconds
-from loop_shared.errors import LoopUnavailableError
+from loop_shared.backoff import Backoff
+from loop_shared.errors import LoopInvalidError, LoopRateLimitedError, LoopResponseError, LoopUnavailableError
+from loop_shared.loop_api import LoopApi
 from loop_shared.loop_client import LoopClient
 from loop_shared.schemas import OutboxMode
 from loop_shared.tasks import TaskHealth, spawn
@@ -50,7 +51,7 @@ class Outbox:
         self.backoff = Backoff(base=1.0, cap=settings.outbox_backoff_cap)
         self.client, self.metrics = client, metrics
         self.health = health or TaskHealth(metrics.registry, "loop_detector")
-        self.path = f"/{settings.organization}/projects/{settings.project}/images"
+        self.api = LoopApi(client).project(settings.organization, settings.project)
         self._mode = OutboxMode.CONTINUOUS_UPLOAD
         self._delivered: deque[tuple[float, int]] = deque(maxlen=50)  # (when, images) of recent deliveries
         self._running = asyncio.Event()
@@ -200,24 +201,18 @@ class Outbox:
             await asyncio.to_thread(self.store.remove, vanished)
             return None
         try:
-            response = await self.client.request("POST", self.path, files=files, requires_login=False, attempts=1,
-                                                 timeout=120.0)
+            await self.api.upload_images(files, timeout=120.0)
+        except LoopRateLimitedError as e:
+            self.metrics.upload_failures.labels(reason="429").inc()
+            return self._failed(f"Loop answered 429 ({e})", e.retry_after)
         except LoopUnavailableError as e:
             self.metrics.upload_failures.labels(reason=str(e.status_code or "unreachable")).inc()
             return self._failed(f"Loop unreachable ({e})")
-        status = response.status_code
-        if 200 <= status < 300:
-            await asyncio.to_thread(self.store.remove, batch)
-            self.metrics.uploaded.inc(len(batch))
-            self._delivered.append((time.monotonic(), len(batch)))
-            log.debug("outbox delivered %d images", len(batch))
-            return None
-        if status in (413, 422):
+        except LoopInvalidError as e:  # some item of the batch is refused: find it by halves
             if len(batch) == 1:
                 await asyncio.to_thread(self.store.remove, batch, True)
                 self.metrics.quarantined.inc()
-                log.error("the Loop refused image %s (HTTP %d: %s); kept in %s", batch[0].id, status,
-                          response.text[:200], self.store.quarantine_dir)
+                log.error("the Loop refused image %s (%s); kept in %s", batch[0].id, e, self.store.quarantine_dir)
                 return None
             half = len(batch) // 2
             for part in (batch[:half], batch[half:]):
@@ -225,12 +220,19 @@ class Outbox:
                 if wait is not None:
                     return wait
             return None
-        self.metrics.upload_failures.labels(reason=str(status)).inc()
-        retry_after = response.headers.get("retry-after") if status == 429 else None
-        return self._failed(f"Loop answered {status} ({response.text[:120]})", retry_after)
+        except LoopResponseError as e:
+            self.metrics.upload_failures.labels(reason=str(e.status_code)).inc()
+            return self._failed(f"Loop answered {e}")
+        await asyncio.to_thread(self.store.remove, batch)
+        self.metrics.uploaded.inc(len(batch))
+        self._delivered.append((time.monotonic(), len(batch)))
+        log.debug("outbox delivered %d images", len(batch))
+        return None
 
-    def _failed(self, reason: str, retry_after: str | None = None) -> float:
-        delay = retry_after_seconds(retry_after, self.backoff.next_delay())
+    def _failed(self, reason: str, retry_after: float | None = None) -> float:
+        delay = self.backoff.next_delay()
+        if retry_after is not None:  # the Loop said how long: that, not our guess
+            delay = retry_after
         self.health.failed(TASK, reason)
         log.warning("outbox: %s; %d images wait, retry in %.1f s", reason, self.depth(), delay)
         return delay

@@ -27,11 +27,17 @@ class Backoff:
         self.failures = 0
 
 
-def retry_after_seconds(value: str | None, default: float, cap: float = 300.0) -> float:
-    """Parse a Retry-After header given in seconds; fall back to `default` when absent or an HTTP date."""
+def parse_retry_after(value: str | None, cap: float = 300.0) -> float | None:
+    """A Retry-After header given in seconds, capped; None when absent or an HTTP date."""
     if value:
         try:
             return max(0.0, min(cap, float(value)))
         except ValueError:
             pass
-    return default
+    return None
+
+
+def retry_after_seconds(value: str | None, default: float, cap: float = 300.0) -> float:
+    """Parse a Retry-After header given in seconds; fall back to `default` when absent or an HTTP date."""
+    seconds = parse_retry_after(value, cap)
+    return default if seconds is None else seconds

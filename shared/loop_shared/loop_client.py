@@ -10,6 +10,7 @@ layer under uvloop), and no caller may die of that.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -21,8 +22,20 @@ from typing import Any
 
 import httpx
 
-from .backoff import Backoff, retry_after_seconds
-from .errors import LoopAuthError, LoopError, LoopResponseError, LoopUnavailableError
+from .backoff import Backoff, parse_retry_after, retry_after_seconds
+from .errors import (
+    LoopAuthError,
+    LoopConflictError,
+    LoopError,
+    LoopInvalidError,
+    LoopNotFoundError,
+    LoopRateLimitedError,
+    LoopRefusedError,
+    LoopResponseError,
+    LoopUnauthorisedError,
+    LoopUnavailableError,
+)
+from .loop_api.paths import LOGIN
 from .settings import NodeSettings
 
 log = logging.getLogger("loop.client")
@@ -56,10 +69,6 @@ class LoopClient:
         self._login_lock = asyncio.Lock()
         self._logged_in = False
 
-    @property
-    def project_path(self) -> str:
-        return f"/{self.settings.organization}/projects/{self.settings.project}"
-
     def cookie_header(self) -> str:
         return "; ".join(f"{c.name}={c.value}" for c in self._http.cookies.jar)
 
@@ -74,7 +83,7 @@ class LoopClient:
             self._http.cookies.clear()
             data = {"username": self.settings.username,
                     "password": self.settings.password.get_secret_value()}
-            response = await self._send("POST", "/login", data=data, attempts=self.retry.attempts)
+            response = await self._send(LOGIN.method, LOGIN.path(), data=data, attempts=self.retry.attempts)
             if response.status_code != 200:
                 raise LoopAuthError(f"login as {self.settings.username!r} at {self.settings.base_url} failed "
                                     f"with HTTP {response.status_code}")
@@ -137,8 +146,7 @@ class LoopClient:
     async def get_json(self, path: str, **kwargs: Any) -> Any:
         response = await self.get(path, **kwargs)
         if response.status_code != 200:
-            raise LoopResponseError(f"GET {path}: HTTP {response.status_code}: {response.text[:200]}",
-                                    response.status_code)
+            raise answer_error("GET", path, response.status_code, response.text, response.headers)
         try:
             return response.json()
         except ValueError as e:
@@ -161,14 +169,15 @@ class LoopClient:
                     delay = _retry_delay(response, backoff)
                     if delay is not None:
                         if attempt == self.retry.attempts:
+                            if response.status_code == 429:
+                                raise answer_error("GET", path, 429, "", response.headers)
                             raise LoopUnavailableError(f"GET {path}: HTTP {response.status_code}",
                                                        response.status_code)
                         await asyncio.sleep(delay)
                         continue
                     if response.status_code != 200:
                         body = (await response.aread())[:200].decode(errors="replace")
-                        raise LoopResponseError(f"GET {path}: HTTP {response.status_code}: {body}",
-                                                response.status_code)
+                        raise answer_error("GET", path, response.status_code, body, response.headers)
                     name = filename or _filename_from(response.headers.get("content-disposition")) \
                         or Path(path).name or "download"
                     target = dest_dir / Path(name).name
@@ -222,6 +231,35 @@ def _retry_delay(response: httpx.Response, backoff: Backoff) -> float | None:
     if response.status_code == 429:
         delay = retry_after_seconds(response.headers.get("retry-after"), delay)
     return delay
+
+
+def answer_error(method: str, path: str, status: int, text: str, headers: httpx.Headers) -> LoopError:
+    """The typed error for a final answer that is not what the call expects (see errors.py for the classes)."""
+    message = f"{method} {path}: HTTP {status}: {text[:200]}".rstrip(": ")
+    if status == 429:
+        return LoopRateLimitedError(message, parse_retry_after(headers.get("retry-after")))
+    if status >= 500 or status == 408:  # the Loop is overloaded or timed out: later it may work
+        return LoopUnavailableError(message, status)
+    if status == 401:
+        return LoopUnauthorisedError(message, status)
+    if status == 404:
+        return LoopNotFoundError(message, status)
+    if status == 409:
+        return LoopConflictError(message, status, detail=_detail(text))
+    if status in (413, 422):
+        return LoopInvalidError(message, status)
+    if 400 <= status < 500:
+        return LoopRefusedError(message, status)
+    return LoopResponseError(message, status)
+
+
+def _detail(text: str) -> Any:
+    """The `detail` of a JSON error answer (FastAPI's shape, and the Loop's), or None."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    return body.get("detail") if isinstance(body, dict) else None
 
 
 def _filename_from(header: str | None) -> str | None:

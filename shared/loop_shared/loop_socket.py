@@ -18,7 +18,7 @@ from typing import Any
 import socketio
 
 from .backoff import Backoff
-from .errors import LoopUnavailableError
+from .loop_api import LoopApi
 from .loop_client import LoopClient
 from .tasks import TaskHealth, one_line, supervise
 
@@ -33,6 +33,7 @@ class LoopSocket:
                  on_connect: Callable[[], Awaitable[object]] | None = None,
                  backoff: Backoff | None = None, health: TaskHealth | None = None) -> None:
         self._loop_client = client
+        self._api = LoopApi(client)
         self._settings = client.settings
         self._node_type = node_type
         self._handlers = handlers
@@ -93,9 +94,7 @@ class LoopSocket:
         return run
 
     async def _connect_once(self) -> socketio.AsyncClient:
-        status = await self._loop_client.request("GET", "/status", requires_login=False, attempts=1, timeout=10)
-        if status.status_code != 200:
-            raise LoopUnavailableError(f"the Loop's /api/status answered {status.status_code}", status.status_code)
+        await self._api.check_ready(timeout=10)
         await self._loop_client.login(force=True)
         sio = self._new_client()
         headers = {"organization": self._settings.organization, "project": self._settings.project,

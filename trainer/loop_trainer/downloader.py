@@ -21,12 +21,12 @@ import cv2
 import numpy as np
 
 from loop_shared.errors import LoopResponseError
+from loop_shared.loop_api import IMAGES_PER_REQUEST, LoopApi, ProjectApi
 from loop_shared.loop_client import LoopClient
 from loop_shared.model_package import remove_partial_writes
 from loop_shared.names import inside, is_safe_name
 
 log = logging.getLogger("trainer.downloader")
-CHUNK = 100
 
 
 @functools.cache
@@ -47,15 +47,16 @@ def image_is_valid(path: Path) -> bool:
 
 
 class Downloader:
-    def __init__(self, client: LoopClient, org: str, project: str, images_dir: Path, concurrency: int) -> None:
-        self.client, self.images_dir, self.concurrency = client, images_dir, concurrency
-        self.base = f"/{org}/projects/{project}"
+    def __init__(self, loop: LoopClient | ProjectApi, org: str, project: str, images_dir: Path,
+                 concurrency: int) -> None:
+        # a client (as bench/ passes one) or the project's API itself (as the trainer and unit tests do)
+        self.api = LoopApi(loop).project(org, project) if isinstance(loop, LoopClient) else loop
+        self.images_dir, self.concurrency = images_dir, concurrency
         self.progress = 0.0
         images_dir.mkdir(parents=True, exist_ok=True)
 
     async def image_ids(self, state: str) -> list[str]:
-        data = await self.client.get_json(f"{self.base}/data", params={"state": state})
-        ids = data.get("image_ids", []) if isinstance(data, dict) else []
+        ids = await self.api.image_ids(state)
         usable = [i for i in ids if is_safe_name(i)]
         if len(usable) < len(ids):
             log.warning("left out %d image ids that cannot be file names, e.g. %r", len(ids) - len(usable),
@@ -65,10 +66,9 @@ class Downloader:
     async def image_data(self, ids: list[str],
                          on_progress: Callable[[float], None] | None = None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start:start + CHUNK]
-            data = await self.client.get_json(f"{self.base}/images", params={"ids": ",".join(chunk)})
-            items.extend(data.get("images", []))
+        for start in range(0, len(ids), IMAGES_PER_REQUEST):
+            chunk = ids[start:start + IMAGES_PER_REQUEST]
+            items.extend(image.as_dict() for image in await self.api.images(chunk))
             if on_progress:
                 on_progress(min(1.0, (start + len(chunk)) / max(1, len(ids))))
         return items
@@ -90,8 +90,7 @@ class Downloader:
             nonlocal done, corrupt, failed
             async with semaphore:
                 try:
-                    path = await self.client.download(f"{self.base}/images/{image_id}/main", self.images_dir,
-                                                      filename=f"{image_id}.jpg", requires_login=True)
+                    path = await self.api.download_image(image_id, self.images_dir)
                 except LoopResponseError as e:
                     log.warning("image %s not downloadable: %s", image_id, e)
                     failed += 1

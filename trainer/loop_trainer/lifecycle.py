@@ -25,7 +25,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from loop_shared.backoff import Backoff
-from loop_shared.errors import LoopError, LoopResponseError, LoopUnavailableError, ModelPackageError
+from loop_shared.errors import LoopError, LoopRefusedError, LoopResponseError, LoopUnavailableError, ModelPackageError
+from loop_shared.loop_api import LoopApi, ProjectApi
 from loop_shared.loop_client import LoopClient
 from loop_shared.loop_socket import LoopSocket
 from loop_shared.model_package import extract_package, write_json_atomic
@@ -61,6 +62,7 @@ class Lifecycle:
                  name: str, health: TaskHealth) -> None:
         self.settings, self.client, self.logic, self.node_id, self.name = settings, client, logic, node_id, name
         self.health = health
+        self.api = LoopApi(client)
         self.root = settings.data_dir / "training"
         self.record_path = self.root / "record.json"
         self.record = TrainingRecord.load(self.record_path)
@@ -98,6 +100,9 @@ class Lifecycle:
         job_file = job.training_dir / "job.json"
         job_file.write_text(job.model_dump_json())
         return job, job_file
+
+    def project_api(self, record: TrainingRecord) -> ProjectApi:
+        return self.api.project(record.organization, record.project)
 
     def _save(self) -> None:
         if self.record is not None:
@@ -273,8 +278,8 @@ class Lifecycle:
     async def _step_prepare(self, record: TrainingRecord) -> None:
         tdir = self.training_dir(record)
         tdir.mkdir(parents=True, exist_ok=True)
-        downloader = Downloader(self.client, record.organization, record.project, self.images_dir(record),
-                                self.settings.download_concurrency)
+        downloader = Downloader(self.project_api(record), record.organization, record.project,
+                                self.images_dir(record), self.settings.download_concurrency)
         ids = await downloader.image_ids("complete")
         data = [d for d in await downloader.image_data(ids, lambda p: setattr(self, "progress", 0.2 * p))
                 if isinstance(d, dict) and d.get("id") in ids]
@@ -294,10 +299,9 @@ class Lifecycle:
         if not record.base_model_uuid:
             return
         tdir = self.training_dir(record)
-        path = f"/{record.organization}/projects/{record.project}/models/{record.base_model_uuid}/" \
-               f"{self.logic.model_format}/file"
         try:
-            archive = await self.client.download(path, tdir, filename="base_model.zip")
+            archive = await self.project_api(record).download_model(record.base_model_uuid, self.logic.model_format,
+                                                                     tdir, "base_model.zip")
         except LoopResponseError as e:
             raise PermanentError(f"base model {record.base_model_uuid} cannot be downloaded: {e}") from e
         try:
@@ -363,23 +367,15 @@ class Lifecycle:
         for fmt, paths in files.items():
             if fmt in record.uploaded_formats:
                 continue
-            parts = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
-            parts.append(("files", ("model.json", json.dumps(model_json).encode(), "application/json")))
-            response = await self.client.put(f"/{record.organization}/projects/{record.project}/trainings/"
-                                             f"{record.training_number}/models/latest/{fmt}/file", files=parts,
-                                             timeout=600.0)
-            if response.status_code in (200, 409):
-                body = response.json()
-                model_id = body.get("id") or (body.get("detail") or {}).get("id")
-                try:
-                    record.model_id = record.model_id or safe_name(model_id, "model id")
-                except UnsafeNameError as e:
-                    raise PermanentError(str(e)) from e
-            elif 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-                raise PermanentError(f"the Loop refused the {fmt} model: HTTP {response.status_code}: "
-                                     f"{response.text[:200]}")
-            else:
-                raise LoopUnavailableError(f"model upload: HTTP {response.status_code}")
+            try:
+                stored = await self.project_api(record).upload_training_model(record.training_number, fmt, paths,
+                                                                              model_json)
+            except LoopRefusedError as e:  # 408 and 429 are LoopUnavailableError: those are tried again
+                raise PermanentError(f"the Loop refused the {fmt} model: {e}") from e
+            try:
+                record.model_id = record.model_id or safe_name(stored.id, "model id")
+            except UnsafeNameError as e:
+                raise PermanentError(str(e)) from e
             record.uploaded_formats.append(fmt)
             self._save()
             log.info("uploaded the %s model of training %d (model %s)", fmt, record.training_number, record.model_id)
@@ -393,13 +389,12 @@ class Lifecycle:
             raise PermanentError("no uploaded model to detect with")
         model_dir = tdir / "detect_model"
         if not model_dir.exists():
-            archive = await self.client.download(f"/{record.organization}/projects/{record.project}/models/"
-                                                 f"{record.model_id}/{self.logic.model_format}/file", tdir,
-                                                 filename="detect_model.zip")
+            archive = await self.project_api(record).download_model(record.model_id, self.logic.model_format, tdir,
+                                                                     "detect_model.zip")
             await asyncio.to_thread(extract_package, archive, model_dir)
             archive.unlink(missing_ok=True)
-        downloader = Downloader(self.client, record.organization, record.project, self.images_dir(record),
-                                self.settings.download_concurrency)
+        downloader = Downloader(self.project_api(record), record.organization, record.project,
+                                self.images_dir(record), self.settings.download_concurrency)
         ids: list[str] = []
         for i, state in enumerate(DETECTION_STATES):
             ids.extend(await downloader.image_ids(state))
@@ -424,11 +419,8 @@ class Lifecycle:
                  json.loads((self.training_dir(record) / "detections.json").read_text())]
         size = self.settings.detection_batch_size
         for start in range(record.detections_uploaded, len(items), size):
-            batch = [d.model_dump(mode="json") for d in items[start:start + size]]
-            response = await self.client.post(f"/{record.organization}/projects/{record.project}/detections",
-                                              json=batch)
-            if response.status_code != 200:
-                raise LoopUnavailableError(f"detections upload: HTTP {response.status_code}: {response.text[:200]}")
+            batch = items[start:start + size]
+            await self.project_api(record).upload_detections(batch)
             record.detections_uploaded = start + len(batch)
             self._save()
             self.progress = record.detections_uploaded / max(1, len(items))

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 
+from loop_shared.loop_api import DeploymentTarget, ModelList, UploadedModel, paths
+
 from ..deps import LoggedIn, StoreDep, TrainingNumber, get_received, get_settings, get_store, public_host
 from ..packages import check_format, store_model_format
 from ..store import Conflict, NotFound, Store
@@ -23,14 +25,14 @@ def _listing(store: Store, org: str, project: str, host: str, fmt: str | None) -
     return [{**m, "host": host} for m in store.models(org, project) if fmt is None or fmt in m["formats"]]
 
 
-@router.get("/{org}/projects/{project}/models")
-def models(org: str, project: str, request: Request, store: StoreDep, format: str | None = None) -> dict[str, Any]:
+@router.get(paths.MODELS.template)
+def models(org: str, project: str, request: Request, store: StoreDep, format: str | None = None) -> ModelList:
     """Models of the project; with `?format=` only those available in that format."""
     store.require_project(org, project)
-    return {"models": _listing(store, org, project, public_host(request), format)}
+    return ModelList.model_validate({"models": _listing(store, org, project, public_host(request), format)})
 
 
-@router.get("/{org}/projects/{project}/models/{model_id}/{fmt}/file")
+@router.get(paths.MODEL_FILE.template)
 def model_file(org: str, project: str, model_id: str, fmt: str, store: StoreDep) -> FileResponse:
     """A model package: a flat zip with an enriched model.json (no login needed, as on the Loop)."""
     model = store.model(org, project, model_id)
@@ -51,19 +53,19 @@ async def _store_upload(request: Request, org: str, project: str, model: dict[st
     log.info("stored %s/%s model %s (version %s) in format %s", org, project, model["id"], model["version"], fmt)
 
 
-@router.put("/{org}/projects/{project}/models/{model_id}/{fmt}/file", dependencies=[LoggedIn])
-async def upload_model_format(org: str, project: str, model_id: str, fmt: str, request: Request) -> dict[str, str]:
+@router.put(paths.MODEL_FORMAT_UPLOAD.template, dependencies=[LoggedIn])
+async def upload_model_format(org: str, project: str, model_id: str, fmt: str, request: Request) -> UploadedModel:
     """Add a format to an existing model (what converters do); 409 if that format is already stored."""
     store = get_store(request)
     await asyncio.to_thread(get_received(request).model_format, org, project, model_id, fmt)
     model = await asyncio.to_thread(store.model, org, project, model_id)
     await _store_upload(request, org, project, model, fmt)
-    return {"id": model_id}
+    return UploadedModel(id=model_id)
 
 
-@router.put("/{org}/projects/{project}/trainings/{number}/models/latest/{fmt}/file", dependencies=[LoggedIn])
+@router.put(paths.TRAINING_MODEL_UPLOAD.template, dependencies=[LoggedIn])
 async def upload_training_model(org: str, project: str, number: TrainingNumber, fmt: str,
-                                request: Request) -> dict[str, str]:
+                                request: Request) -> UploadedModel:
     """A trainer's new model: the first format creates the model version, later formats join it."""
     store = get_store(request)
     training = await asyncio.to_thread(store.training, org, project, number)
@@ -78,20 +80,20 @@ async def upload_training_model(org: str, project: str, number: TrainingNumber, 
         await asyncio.to_thread(store.update_training, training["id"], model_id=model["id"])
         await asyncio.to_thread(get_received(request).model_format, org, project, model["id"], fmt)
     await _store_upload(request, org, project, model, fmt)
-    return {"id": model["id"]}
+    return UploadedModel(id=model["id"])
 
 
-@router.get("/{org}/projects/{project}/deployment/target", dependencies=[LoggedIn])
-def deployment_target(org: str, project: str, store: StoreDep) -> dict[str, str]:
+@router.get(paths.DEPLOYMENT_TARGET.template, dependencies=[LoggedIn])
+def deployment_target(org: str, project: str, store: StoreDep) -> DeploymentTarget:
     """What detectors following the Loop should run."""
     store.require_project(org, project)
     model = store.deployment(org, project)
     if model is None:
         raise NotFound(f"no deployment target set for {org}/{project}")
-    return {"model_uuid": model["id"], "version": model["version"]}
+    return DeploymentTarget(model_uuid=model["id"], version=model["version"])
 
 
-@router.put("/{org}/projects/{project}/deployment/target")
+@router.put(paths.DEPLOYMENT_TARGET.template)  # by people and tests; nodes only read it
 def set_deployment_target(org: str, project: str, store: StoreDep,
                           body: dict[str, str] = Body(examples=[{"version": "1.0"}])) -> dict[str, str]:
     """Set the deployment target by `{"version": ...}` or `{"model_uuid": ...}`."""

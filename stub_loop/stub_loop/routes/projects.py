@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
+from loop_shared.loop_api import ImageIds, ImageList, ProjectList, paths
 from loop_shared.schemas import ImageMetadata
 
 from ..deps import LoggedIn, StoreDep, get_received, get_store
@@ -60,10 +61,10 @@ def generator(org: str, body: GeneratorBody, store: StoreDep) -> dict[str, Any]:
         raise HTTPException(status_code=422, detail=str(e)) from e
 
 
-@router.get("/projects", dependencies=[LoggedIn])
-def projects(store: StoreDep) -> dict[str, Any]:
-    return {"projects": [{"organization_id": o, "project_id": p, "resource": f"/{o}/projects/{p}"}
-                         for o, p in store.projects()]}
+@router.get(paths.PROJECTS.template, dependencies=[LoggedIn])
+def projects(store: StoreDep) -> ProjectList:
+    return ProjectList.model_validate({"projects": [{"organization_id": o, "project_id": p,
+                                                     "resource": f"/{o}/projects/{p}"} for o, p in store.projects()]})
 
 
 @router.get("/{org}/projects/{project}", dependencies=[LoggedIn])
@@ -79,26 +80,26 @@ def delete_project(org: str, project: str, store: StoreDep, keep_images: bool = 
     return {"status": "deleted"}
 
 
-@router.get("/{org}/projects/{project}/data", dependencies=[LoggedIn])
-def data(org: str, project: str, store: StoreDep, state: str | None = None) -> dict[str, Any]:
+@router.get(paths.IMAGE_IDS.template, dependencies=[LoggedIn])
+def data(org: str, project: str, store: StoreDep, state: str | None = None) -> ImageIds:
     """Image ids of the project, optionally of one state (inbox, annotate, review, complete)."""
     store.require_project(org, project)
     if state is not None and state not in IMAGE_STATES:
         raise HTTPException(status_code=422, detail=f"unknown state {state!r}; use one of {sorted(IMAGE_STATES)}")
-    return {"image_ids": store.image_ids(org, project, state)}
+    return ImageIds(image_ids=store.image_ids(org, project, state))
 
 
-@router.get("/{org}/projects/{project}/images", dependencies=[LoggedIn])
+@router.get(paths.IMAGE_DATA.template, dependencies=[LoggedIn])
 def images(org: str, project: str, store: StoreDep,
-           ids: Annotated[str, Query(description="comma-separated image ids")] = "") -> dict[str, Any]:
+           ids: Annotated[str, Query(description="comma-separated image ids")] = "") -> ImageList:
     store.require_project(org, project)
     wanted = [i for i in ids.split(",") if i]
     if len(wanted) > 1000:
         raise HTTPException(status_code=422, detail="at most 1000 ids per request")
-    return {"images": store.images(org, project, wanted)}
+    return ImageList.model_validate({"images": store.images(org, project, wanted)})
 
 
-@router.get("/{org}/projects/{project}/images/{image_id}/main", dependencies=[LoggedIn])
+@router.get(paths.IMAGE_FILE.template, dependencies=[LoggedIn])
 def image_main(org: str, project: str, image_id: str, store: StoreDep) -> FileResponse:
     if not store.image_in_project(org, project, image_id):
         raise NotFound(f"image {image_id} does not exist in {org}/{project}")
@@ -122,7 +123,7 @@ def _pair_uploads(files: list[UploadFile]) -> dict[str, dict[str, UploadFile]]:
     return pairs
 
 
-@router.post("/{org}/projects/{project}/images")
+@router.post(paths.IMAGE_UPLOAD.template)
 async def upload_images(org: str, project: str, request: Request) -> dict[str, Any]:
     """The detectors' outbox target: repeated multipart `files`, a JSON part and a JPEG part per image.
 

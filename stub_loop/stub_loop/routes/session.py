@@ -8,19 +8,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 
+from loop_shared.loop_api import paths
+
 from ..deps import SESSION_COOKIE, SettingsDep, StoreDep
 
 router = APIRouter()
 log = logging.getLogger("stub.session")
 
 
-@router.get("/status")
+@router.get(paths.STATUS.template)
 def status() -> dict[str, str]:
     """Liveness of the Loop: nodes poll this before logging in."""
     return {"status": "ok"}
 
 
-@router.post("/login")
+@router.post(paths.LOGIN.template)
 def login(response: Response, store: StoreDep, settings: SettingsDep,
           username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "") -> dict[str, str]:
     """Form login; sets the `session` cookie that every protected route and the Socket.IO handshake need."""

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from loop_shared.loop_api import paths
 from loop_shared.schemas import Detections, DetectorStatus
 
 from ..deps import LoggedIn, ReceivedDep, StoreDep, TrainingNumber, get_store
@@ -85,7 +86,7 @@ def trainers(request: Request) -> dict[str, Any]:
     return {"trainers": _hub(request).trainers()}
 
 
-@router.post("/{org}/projects/{project}/detections", dependencies=[LoggedIn])
+@router.post(paths.DETECTIONS.template, dependencies=[LoggedIn])
 def upload_detections(org: str, project: str, store: StoreDep, counts: ReceivedDep,
                       body: list[Any] = Body()) -> dict[str, int]:
     """The trainer's detection pass: a JSON list of Detections with `image_id`, at most 100 per request."""
@@ -106,7 +107,7 @@ def upload_detections(org: str, project: str, store: StoreDep, counts: ReceivedD
     return {"stored": stored, "unknown_images": len(items) - stored}
 
 
-@router.post("/{org}/projects/{project}/detectors", dependencies=[LoggedIn])
+@router.post(paths.DETECTOR_STATUS.template, dependencies=[LoggedIn])
 def detector_status(org: str, project: str, status: DetectorStatus, store: StoreDep) -> dict[str, str]:
     store.require_project(org, project)
     store.put_detector(org, project, status.model_dump(mode="json"))
