@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import Any
 
 import socketio
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loop_shared.identity import node_uuid
 from loop_shared.loop_client import LoopClient
@@ -29,47 +27,13 @@ from .outbox import Outbox
 from .outbox_dirs import adopt_orphans, claim
 from .quotas import QuotaBook
 from .relevance_filter import RelevanceFilter
-from .routes import control, detect, health, pages, upload
+from .request_metrics import RequestMetrics
+from .routes import control, detect, health, upload
 from .settings import DetectorSettings
 from .sio_server import create_sio
 from .upload_policy import UploadPolicy
 
 log = logging.getLogger("detector")
-MEASURED = {"/detect", "/detect/batch", "/upload"}
-
-
-class RequestMetrics:
-    """ASGI middleware counting requests, those in flight and their latency for the inference and upload routes."""
-
-    def __init__(self, app: ASGIApp, metrics: DetectorMetrics) -> None:
-        self.app, self.metrics = app, metrics
-        self.latency = {path: metrics.latency.labels(route=path) for path in MEASURED}
-        self.in_flight = {path: metrics.in_flight.labels(route=path) for path in MEASURED}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path not in MEASURED:
-            await self.app(scope, receive, send)
-            return
-        started: float = time.perf_counter()
-        status: str | None = None
-        self.in_flight[path].inc()
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = str(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-            status = status or "disconnected"  # returned without answering: the client went away
-        finally:
-            self.in_flight[path].dec()
-            self.metrics.requests.labels(route=path, status=status or "500").inc()
-            self.latency[path].observe(time.perf_counter() - started)
-
-
 def document_paths(app: FastAPI, paths: dict[str, Any]) -> None:
     """Add path items served outside FastAPI's routing (the hot path) to the app's OpenAPI schema."""
     generate = app.openapi
@@ -125,9 +89,9 @@ def create_app(settings: DetectorSettings, logic_cls: type[DetectorLogic] | None
                   description="Inference over REST and Socket.IO; a drop-in for the reference detector node.")
     app.state.settings, app.state.engine, app.state.deployment = settings, engine, deployment
     app.state.outbox, app.state.metrics, app.state.health = outbox, metrics, tasks
-    app.state.outbox_lock = outbox_lock
+    app.state.outbox_lock, app.state.registry = outbox_lock, metrics.registry
     install_error_handlers(app)
-    for module in (upload, control, health, pages):
+    for module in (upload, control, health):
         app.include_router(module.router)
     install_pages(app, Path(__file__).with_name("static"))
     document_paths(app, detect.OPENAPI_PATHS)

@@ -1,5 +1,7 @@
 """Route dependencies: the long-lived objects the lifespan put on `app.state`.
 
+The task health and the Prometheus registry every node has come from `loop_shared.node_routes`.
+
 They are `async` so that FastAPI calls them on the event loop instead of hopping to a worker thread.
 """
 
@@ -8,8 +10,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-
-from loop_shared.tasks import TaskHealth
 
 from .deployment import Deployment
 from .engine import Engine
@@ -37,13 +37,7 @@ async def get_metrics(request: Request) -> DetectorMetrics:
     return metrics
 
 
-async def get_health(request: Request) -> TaskHealth:
-    health: TaskHealth = request.app.state.health
-    return health
-
-
 EngineDep = Annotated[Engine, Depends(get_engine)]
 DeploymentDep = Annotated[Deployment, Depends(get_deployment)]
 OutboxDep = Annotated[Outbox, Depends(get_outbox)]
 MetricsDep = Annotated[DetectorMetrics, Depends(get_metrics)]
-HealthDep = Annotated[TaskHealth, Depends(get_health)]

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
+from fastapi import FastAPI
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-
-log = logging.getLogger("detector.errors")
+from loop_shared.node_errors import NodeError, error_answer, install_error_handler
 
 
-class DetectorError(Exception):
+class DetectorError(NodeError):
     status_code = 500
 
 
@@ -51,20 +48,9 @@ class LogicError(DetectorError):
 
 
 def answer(exc: Exception, where: str) -> tuple[int, dict[str, str]]:
-    """The status and body a request gets for an error: ours say what went wrong, anything else is a logged 500."""
-    if isinstance(exc, DetectorError):
-        if exc.status_code >= 500:
-            log.warning("%s: %s", where, exc)
-        return exc.status_code, {"detail": str(exc)}
-    log.error("unexpected error in %s", where, exc_info=exc)
-    return 500, {"detail": "internal error; see the detector log"}
+    """The status and body a request gets for an error (the hot path in routes/detect.py answers with it too)."""
+    return error_answer(exc, where, "detector")
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def mapped(request: Request, exc: Exception) -> JSONResponse:
-        status, body = answer(exc, f"{request.method} {request.url.path}")
-        return JSONResponse(body, status_code=status)
-
-    # ours are answered where they happen; anything else reaches Starlette's outermost error middleware
-    app.add_exception_handler(DetectorError, mapped)
-    app.add_exception_handler(Exception, mapped)
+    install_error_handler(app, "detector")

@@ -6,8 +6,8 @@ import asyncio
 
 from starlette.types import Receive, Scope, Send
 
-from loop_detector.app import RequestMetrics
 from loop_detector.metrics import DetectorMetrics
+from loop_detector.request_metrics import RequestMetrics
 
 
 def in_flight(metrics: DetectorMetrics, route: str) -> float | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from loop_detector.metrics import DetectorMetrics
-from loop_detector.routes.pages import request_figures
+from loop_detector.status_figures import request_figures
 
 
 def test_counts_by_status_and_latency_from_the_histogram_buckets() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse
@@ -15,6 +15,7 @@ from loop_shared.schemas import AboutResponse, ModelVersionResponse, OperationMo
 from ..deployment import Deployment, VersionError
 from ..deps import DeploymentDep, OutboxDep
 from ..errors import InputError
+from ..schemas import OutboxBacklog
 
 router = APIRouter(tags=["control"])
 M = TypeVar("M", bound=StrEnum)
@@ -86,10 +87,10 @@ def get_outbox_mode(outbox: OutboxDep) -> str:
 
 
 @router.get("/outbox")
-def get_outbox(outbox: OutboxDep) -> dict[str, Any]:
+def get_outbox(outbox: OutboxDep) -> OutboxBacklog:
     """The backlog: images waiting (priority, normal), bytes, the recent delivery rate (images/s) and the seconds
     it would take to deliver what waits at that rate (null while nothing goes out)."""
-    return outbox.backlog()
+    return OutboxBacklog.model_validate(outbox.backlog())
 
 
 @router.put("/outbox_mode", openapi_extra=TEXT_BODY)
