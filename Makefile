@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SERVICES := shared stub_loop detector trainer converter
+SERVICES := shared testkit stub_loop detector trainer converter
 PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
 .PHONY: install test browser-deps demo-model lint run bench chaos e2e images base-image wheels wheels-gpu image-gpu \
@@ -49,7 +49,7 @@ demo-model: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared/loop_shared stub_loop/stub_loop detector/loop_detector trainer/loop_trainer converter/loop_converter deploy/swarm/balancer.py
+	$(BIN)/mypy shared/loop_shared testkit/loop_testkit stub_loop/stub_loop detector/loop_detector trainer/loop_trainer converter/loop_converter deploy/swarm/balancer.py
 
 run: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH bash scripts/run_local.sh

@@ -6,11 +6,13 @@ RUN python3 -m venv /opt/venv
 COPY docker/wheels/ /wheels/
 COPY docker/install_deps.py docker/build_venv.sh constraints.txt /build/
 COPY shared/pyproject.toml /src/shared/
+COPY testkit/pyproject.toml /src/testkit/
 COPY stub_loop/pyproject.toml /src/stub_loop/
-RUN /opt/venv/bin/python /build/install_deps.py /src/shared /src/stub_loop
+RUN /opt/venv/bin/python /build/install_deps.py /src/shared /src/testkit /src/stub_loop
 COPY shared /src/shared
+COPY testkit /src/testkit
 COPY stub_loop /src/stub_loop
-RUN sh /build/build_venv.sh /src/shared /src/stub_loop
+RUN sh /build/build_venv.sh /src/shared /src/testkit /src/stub_loop
 
 FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title="loop-stub" org.opencontainers.image.description="Learning Loop stub (test double)"

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.processes import Service, free_port
+from loop_testkit.processes import Service, free_port
 
 USER, PASSWORD, ORG = "bench", "bench-pw", "bench"
 

@@ -24,7 +24,8 @@ from loop_shared.imaging import letterbox, to_tensor
 from loop_shared.model_package import extract_package, read_model_json
 from loop_shared.schemas import ModelInformation
 from loop_shared.settings import load_settings
-from stub_loop.generator import encode_jpeg, make_categories, render_scene
+from loop_testkit.scene_categories import make_categories
+from loop_testkit.scenes import encode_jpeg, render_scene
 
 from .common import ORG, ms, node_env, percentiles, rss_mb, wait_for
 

@@ -21,11 +21,11 @@ from typing import Any
 
 import httpx
 
-from tests.processes import free_port
+from loop_testkit.onnx_models import yolov8n_like_package
+from loop_testkit.processes import free_port
 
 from . import active_learning_bench, converter_bench, detector_bench, formats_bench, outbox_bench, trainer_bench
 from .common import ORG, node_env, rss_mb, stub_loop, table, wait_for
-from .models import yolov8n_like_package
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -124,7 +124,7 @@ def nodes_section(work: Path, loop: httpx.Client, stub: Any, start_node: Any,
 
 
 def main() -> None:
-    from tests.processes import Service
+    from loop_testkit.processes import Service
 
     work = Path(tempfile.mkdtemp(prefix="loop-bench-"))
     started_services: list[Service] = []

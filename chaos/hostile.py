@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bench.common import table
-from stub_loop.grid_model import grid_package
-from tests.hostile_loop import HostileLoop
-from tests.processes import free_port
+from loop_testkit.hostile_loop import HostileLoop
+from loop_testkit.onnx_models import grid_package
+from loop_testkit.processes import free_port
 
 from .report import Finding
 from .stack import nodes

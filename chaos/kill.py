@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import stub_loop, table
-from tests.received_counts import detection_arrivals, image_arrivals, model_format_arrivals
+from loop_testkit.received_counts import detection_arrivals, image_arrivals, model_format_arrivals
 
 from .memory import large_jpeg
 from .proxy import Proxy

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import stub_loop, table
-from tests.received_counts import image_arrivals
+from loop_testkit.received_counts import image_arrivals
 
 from .proxy import Proxy
 from .report import Finding

@@ -21,7 +21,7 @@ import struct
 import threading
 from types import TracebackType
 
-from tests.processes import free_port
+from loop_testkit.processes import free_port
 
 MODES = ("forward", "refuse", "reset")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import PASSWORD, USER, table
-from tests.processes import Service, free_port
+from loop_testkit.processes import Service, free_port
 
 from .proxy import Proxy
 from .report import Finding

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 
 from bench.common import ORG, node_env
-from stub_loop.grid_model import grid_package
-from tests.processes import Service
+from loop_testkit.onnx_models import grid_package
+from loop_testkit.processes import Service
 
 __all__ = ["ORG", "Nodes", "deploy_grid_model", "node_env"]
 

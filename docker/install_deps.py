@@ -11,7 +11,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-OWN = {"loop-shared", "loop-stub", "loop-detector", "loop-trainer", "loop-converter"}
+OWN = {"loop-shared", "loop-stub", "loop-detector", "loop-trainer", "loop-converter", "loop-testkit"}
 WHEELS = Path("/wheels")
 CONSTRAINTS = Path(__file__).with_name("constraints.txt")
 

@@ -32,10 +32,12 @@ from loop_detector.onnx_logic import OnnxDetectorLogic
 from loop_detector.settings import DetectorSettings
 from loop_shared.schemas import ModelInformation
 from loop_shared.settings import load_settings
+from loop_testkit.scene_categories import make_categories
+from loop_testkit.scene_matching import all_found, match_truth
+from loop_testkit.scenes import encode_jpeg, render_scene
 from loop_trainer.logic import TrainingJob
 from loop_trainer.reference.logic import ReferenceTrainerLogic
-from stub_loop.demo import DEMO_CATEGORIES, DEMO_MODEL_DIR, all_found, match_truth, seed_demo
-from stub_loop.generator import encode_jpeg, make_categories, render_scene
+from stub_loop.demo import DEMO_CATEGORIES, DEMO_MODEL_DIR, seed_demo
 from stub_loop.routes.pages import demo_image
 from stub_loop.settings import StubSettings
 from stub_loop.store import Store

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import Service, free_port
+from loop_testkit.processes import Service, free_port
 
 USERNAME, PASSWORD = "tester", "s3cret-pass"
 ORG = "zauberzeug"

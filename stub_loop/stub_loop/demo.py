@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from .generator import GeneratorRequest
 from .packages import store_model_format
-from .project_factory import generate_project
+from .project_factory import GeneratorRequest, generate_project
 from .settings import StubSettings
 from .store import Store
 
@@ -27,7 +25,6 @@ log = logging.getLogger("stub.demo")
 DEMO_MODEL_DIR = Path(__file__).with_name("demo_model")
 DEMO_CATEGORIES = {"box_categories": 2, "point_categories": 1}  # red circle, blue square, purple point
 DEMO_SEED = 1
-POINT_DISTANCE = 10.0  # pixels: a point detection this close to an annotated point found it
 
 
 def demo_request(project: str, complete: int) -> GeneratorRequest:
@@ -64,30 +61,3 @@ def seed_demo(store: Store, settings: StubSettings, model_dir: Path = DEMO_MODEL
                                settings.stub_max_upload_mb * 2**20)
     store.set_deployment(org, project, model["id"])
     log.info("seeded demo project %s/%s with model %s deployed", org, project, model["version"])
-
-
-def box_iou(a: dict[str, Any], b: dict[str, Any]) -> float:
-    ix = max(0, min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"]))
-    iy = max(0, min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"]))
-    union = a["width"] * a["height"] + b["width"] * b["height"] - ix * iy
-    return ix * iy / union if union > 0 else 0.0
-
-
-def match_truth(image: dict[str, Any], found: dict[str, Any]) -> list[dict[str, Any]]:
-    """For every annotated object of `image` (the Loop's image data), the best detection of its category in
-    `found` (a detector's answer): its IoU for boxes, its distance for points (None when nothing matched)."""
-    matches = []
-    for truth in image.get("box_annotations", []):
-        ious = [box_iou(truth, d) for d in found.get("box_detections", [])
-                if d["category_name"] == truth["category_name"]]
-        matches.append({"category": truth["category_name"], "iou": max(ious, default=None)})
-    for truth in image.get("point_annotations", []):
-        distances = [math.dist((truth["x"], truth["y"]), (d["x"], d["y"])) for d in found.get("point_detections", [])
-                     if d["category_name"] == truth["category_name"]]
-        matches.append({"category": truth["category_name"], "distance": min(distances, default=None)})
-    return matches
-
-
-def all_found(matches: list[dict[str, Any]], min_iou: float = 0.5) -> bool:
-    return bool(matches) and all((m["iou"] or 0) >= min_iou if "iou" in m else
-                                 m["distance"] is not None and m["distance"] <= POINT_DISTANCE for m in matches)

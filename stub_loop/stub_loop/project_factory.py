@@ -1,5 +1,5 @@
-"""Fill a project with generated images: annotated `complete` images split into train and test sets, and
-unannotated images for the other states."""
+"""The stub's generator: fill a project with synthetic scenes (loop_testkit.scenes), annotated `complete` images
+split into train and test sets, and unannotated images for the other states."""
 
 from __future__ import annotations
 
@@ -11,12 +11,37 @@ from typing import Any
 
 import numpy as np
 
-from .generator import GeneratorRequest, encode_jpeg, fake_box_detections, make_categories, render_scene
+from loop_testkit.scene_categories import Difficulty, make_categories
+from loop_testkit.scenes import encode_jpeg, fake_box_detections, render_scene
+
 from .store import Store
 
 log = logging.getLogger("stub.generator")
 
 ID_NAMESPACE = uuid.UUID("6f1d4c2a-9b7e-4e55-a3c1-2d8f0b6e9a41")
+
+
+@dataclasses.dataclass
+class GeneratorRequest:
+    """A request to the stub's generator route: the Loop's generator, plus difficulty and negative images."""
+
+    project_name: str
+    inbox: int = 0
+    annotate: int = 0
+    review: int = 0
+    complete: int = 0
+    box_categories: int = 2
+    point_categories: int = 0
+    segmentation_categories: int = 0
+    classification_categories: int = 0
+    box_annotations: int = 0  # objects per complete image; 0 = 1..3 at random
+    box_detections: int = 0  # fake detections attached to every image, as the Loop's generator does
+    image_width: int = 320
+    image_height: int = 240
+    test_fraction: float = 0.2
+    seed: int = 0
+    difficulty: Difficulty = "easy"
+    empty_images: int = 0  # of the complete images, this many (in the train set) show no object at all
 
 
 def image_id_of(org: str, request: GeneratorRequest, state: str, index: int) -> str:

@@ -15,7 +15,7 @@ from loop_detector.onnx_logic import OnnxDetectorLogic
 from loop_detector.settings import DetectorSettings
 from loop_shared.model_package import extract_package, read_model_info, read_model_json, write_json_atomic
 from loop_shared.settings import load_settings
-from stub_loop.grid_model import grid_package
+from loop_testkit.onnx_models import grid_package
 
 IDENTITY = {"id": "m", "organization": "o", "project": "p", "version": "1.0"}
 

@@ -9,8 +9,8 @@ import httpx
 from loop_converter.project_images import project_images
 from loop_shared.loop_client import LoopClient
 from loop_shared.settings import NodeSettings, load_settings
+from loop_testkit.processes import Service
 from tests.conftest import ORG, PASSWORD, USERNAME
-from tests.processes import Service
 
 
 async def test_the_check_takes_the_test_images_then_what_the_calibration_left(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.processes import wait_until
+from loop_testkit.processes import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_FILE = ROOT / "deploy" / "swarm" / "stack.yml"

@@ -12,8 +12,8 @@ from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
 
+from loop_testkit.processes import free_port
 from tests.deploy.swarm import ROOT
-from tests.processes import free_port
 
 
 def load_balancer() -> ModuleType:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stub_loop.grid_model import grid_package
+from loop_testkit.onnx_models import grid_package
 from tests.deploy.load import Load
 from tests.deploy.swarm import Swarm, bounded, docker
 

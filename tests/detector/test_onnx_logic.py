@@ -14,7 +14,7 @@ from loop_detector.settings import DetectorSettings
 from loop_shared.model_package import extract_package, read_model_info
 from loop_shared.settings import load_settings
 from loop_shared.yolo import YOLOV5, infer_layout
-from stub_loop.grid_model import grid_categories, grid_package
+from loop_testkit.onnx_models import grid_categories, grid_package
 
 
 def settings(**overrides: object) -> DetectorSettings:

@@ -14,7 +14,7 @@ from loop_detector.onnx_logic import OnnxDetectorLogic
 from loop_detector.providers import create_session, provider_options, wanted_providers
 from loop_detector.settings import DetectorSettings
 from loop_shared.settings import ConfigurationError, load_settings
-from stub_loop.grid_model import grid_package
+from loop_testkit.onnx_models import grid_package
 
 
 def settings(tmp_path: Path, **overrides: object) -> DetectorSettings:

@@ -21,8 +21,8 @@ import httpx
 import numpy as np
 import pytest
 
-from stub_loop.demo import all_found, match_truth
-from stub_loop.generator import encode_jpeg, render_scene
+from loop_testkit.scene_matching import all_found, match_truth
+from loop_testkit.scenes import encode_jpeg, render_scene
 
 pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parents[2]

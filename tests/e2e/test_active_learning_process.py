@@ -12,10 +12,10 @@ import cv2
 import httpx
 import numpy as np
 
-from stub_loop.grid_model import grid_package
+from loop_testkit.onnx_models import grid_package
+from loop_testkit.processes import Service, wait_until
+from loop_testkit.received_counts import image_arrivals
 from tests.conftest import ORG, node_env
-from tests.processes import Service, wait_until
-from tests.received_counts import image_arrivals
 
 PROJECT = "quota"
 RULES = json.dumps({"rules": [{"type": "random", "fraction": 1.0, "tag": "sampled"}], "quota": {"per_hour": 50}})

@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stub_loop.grid_model import grid_package
+from loop_testkit.onnx_models import grid_package
+from loop_testkit.processes import Service, wait_until
+from loop_testkit.prometheus import sample
+from loop_testkit.received_counts import model_format_arrivals
 from tests.conftest import ORG, node_env
-from tests.processes import Service, wait_until
-from tests.prometheus import sample
-from tests.received_counts import model_format_arrivals
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")

@@ -12,10 +12,10 @@ import httpx
 
 from loop_converter.partition import owner, ranking
 from loop_converter.records import Records
-from stub_loop.grid_model import grid_package
+from loop_testkit.onnx_models import grid_package
+from loop_testkit.processes import Service, wait_until
+from loop_testkit.received_counts import received
 from tests.conftest import ORG, node_env
-from tests.processes import Service, wait_until
-from tests.received_counts import received
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT, MODELS, TAKEOVER = "farm", 30, 20.0  # a survivor converts its own ~10 models well within TAKEOVER

@@ -6,8 +6,8 @@ import cv2
 import httpx
 import numpy as np
 
-from stub_loop.demo import all_found, match_truth
-from tests.processes import Service
+from loop_testkit.processes import Service
+from loop_testkit.scene_matching import all_found, match_truth
 
 
 def test_the_demo_model_finds_the_objects_of_the_demo_image(demo_stub: Service, demo_detector: Service) -> None:

@@ -20,11 +20,11 @@ import pytest
 import socketio
 
 from chaos.proxy import Proxy
-from stub_loop.grid_model import grid_categories, grid_package
+from loop_testkit.onnx_models import grid_categories, grid_package
+from loop_testkit.processes import Service, wait_until
+from loop_testkit.prometheus import sample
+from loop_testkit.received_counts import image_arrivals
 from tests.conftest import ORG, node_env
-from tests.processes import Service, wait_until
-from tests.prometheus import sample
-from tests.received_counts import image_arrivals
 
 PROJECT = "detproj"
 ROOT = Path(__file__).resolve().parents[2]

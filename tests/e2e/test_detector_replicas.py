@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from loop_testkit.processes import Service, wait_until
+from loop_testkit.received_counts import image_arrivals
 from tests.conftest import ORG, node_env
 from tests.e2e.test_detector_process import PROJECT, deploy, jpeg_of, upload_model
-from tests.processes import Service, wait_until
-from tests.received_counts import image_arrivals
 
 
 def image(n: int) -> bytes:

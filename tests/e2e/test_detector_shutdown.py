@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from loop_testkit.processes import Service, wait_until
 from tests.conftest import ORG, node_env
 from tests.e2e.test_detector_process import PROJECT, deploy, jpeg_of, upload_model
 from tests.e2e.test_detector_replicas import arrivals
-from tests.processes import Service, wait_until
 
 IMAGES = 200  # distinct images, delivered one per request below
 DRAINED = re.compile(r"shutdown: (\d+) of (\d+) waiting images delivered")

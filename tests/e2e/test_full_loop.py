@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import numpy as np
 
-from stub_loop.generator import encode_jpeg, render_scene
+from loop_testkit.processes import Service, wait_until
+from loop_testkit.scenes import encode_jpeg, render_scene
 from tests.conftest import ORG, node_env
-from tests.processes import Service, wait_until
 
 PROJECT = "loopproj"
 

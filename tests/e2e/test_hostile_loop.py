@@ -18,9 +18,9 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from stub_loop.grid_model import grid_package
-from tests.hostile_loop import HostileLoop
-from tests.processes import Service, free_port, wait_until
+from loop_testkit.hostile_loop import HostileLoop
+from loop_testkit.onnx_models import grid_package
+from loop_testkit.processes import Service, free_port, wait_until
 
 ORG, PROJECT = "zauberzeug", "proj"
 API = f"/api/{ORG}/projects/{PROJECT}"

@@ -10,9 +10,9 @@ import cv2
 import httpx
 import numpy as np
 
-from stub_loop.grid_model import grid_package
+from loop_testkit.onnx_models import grid_package
+from loop_testkit.processes import Service, wait_until
 from tests.conftest import ORG, node_env
-from tests.processes import Service, wait_until
 
 PROJECT = "formats"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stub_loop.grid_model import grid_package
+from loop_testkit.onnx_models import grid_package
+from loop_testkit.processes import Service, wait_until
 from tests.conftest import ORG, USERNAME, node_env
-from tests.processes import Service, wait_until
 
 SECRET = "Zq9-distinctive-pw-7731"
 PROJECT = "secrets"

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from loop_testkit.processes import Service, wait_until
+from loop_testkit.received_counts import model_format_arrivals
 from loop_trainer.reference.evaluate import NMS_IOU
 from tests.conftest import ORG, node_env
-from tests.processes import Service, wait_until
-from tests.received_counts import model_format_arrivals
 
 SMALL = {"image_width": 160, "image_height": 120}
 QUICK = {"resolution": 128, "epochs": 2, "eval_every": 1}

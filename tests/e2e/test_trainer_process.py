@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from loop_testkit.processes import Service, wait_until
 from tests.conftest import ORG, node_env
-from tests.processes import Service, wait_until
 
 PROJECT = "trainproj"
 FAST = {"epochs": 3, "resolution": 128, "eval_every": 1}

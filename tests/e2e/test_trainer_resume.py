@@ -20,8 +20,8 @@ import numpy as np
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tests.hostile_loop import HostileLoop
-from tests.processes import Service, free_port, wait_until
+from loop_testkit.hostile_loop import HostileLoop
+from loop_testkit.processes import Service, free_port, wait_until
 
 ORG, PROJECT = "zauberzeug", "resume"
 API = f"/api/{ORG}/projects/{PROJECT}"

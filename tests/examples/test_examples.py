@@ -13,9 +13,9 @@ from loop_detector.onnx_logic import OnnxDetectorLogic
 from loop_detector.settings import DetectorSettings
 from loop_shared.model_package import extract_package, read_model_info, read_model_json
 from loop_shared.settings import load_settings
+from loop_testkit.onnx_models import grid_package
 from loop_trainer.logic import Reporter, TrainingJob
 from loop_trainer.reference.logic import ReferenceTrainerLogic
-from stub_loop.grid_model import grid_package
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "Dockerfiles" / "examples"
 IDENTITY = {"id": "m", "organization": "o", "project": "p", "version": "1.0"}

@@ -8,8 +8,8 @@ import httpx
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from loop_testkit.processes import Service
 from tests.pages.conftest import console_errors, requested_urls, screenshot, wait_for
-from tests.processes import Service
 
 ROWS = "#detection-table tbody tr"
 

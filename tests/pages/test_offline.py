@@ -10,9 +10,9 @@ import httpx
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from loop_testkit.processes import Service
 from tests.conftest import node_env
 from tests.pages.conftest import console_errors, requested_urls, screenshot, wait_for
-from tests.processes import Service
 
 METHODS = {"get", "put", "post", "delete", "patch"}
 PAGE_READY = {"stub": "#project-table tbody tr", "detector": "#model dl", "trainer": "#totals .figure",

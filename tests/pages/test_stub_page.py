@@ -9,11 +9,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
 
-from stub_loop.grid_model import grid_package
+from loop_testkit.onnx_models import grid_package
+from loop_testkit.processes import Service
+from loop_testkit.prometheus import sample
 from tests.conftest import ORG
 from tests.pages.conftest import console_errors, screenshot, wait_for
-from tests.processes import Service
-from tests.prometheus import sample
 
 PROJECT = "gallery"
 

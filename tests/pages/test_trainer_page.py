@@ -9,10 +9,10 @@ import httpx
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from loop_testkit.processes import Service, wait_until
+from loop_testkit.prometheus import sample
 from tests.conftest import ORG, node_env
 from tests.pages.conftest import ROOT, console_errors, screenshot, wait_for
-from tests.processes import Service, wait_until
-from tests.prometheus import sample
 
 PROJECT = "curves"
 EPOCHS = 6

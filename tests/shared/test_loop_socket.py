@@ -14,8 +14,8 @@ from loop_shared.backoff import Backoff
 from loop_shared.loop_client import LoopClient, RetryPolicy
 from loop_shared.loop_socket import LoopSocket
 from loop_shared.settings import NodeSettings, load_settings
+from loop_testkit.processes import Service
 from tests.conftest import PASSWORD, USERNAME
-from tests.processes import Service
 
 
 def trainers(stub: Service) -> list[dict[str, Any]]:

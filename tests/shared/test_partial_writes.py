@@ -22,11 +22,11 @@ from loop_detector.outbox_store import OutboxStore
 from loop_detector.quotas import QuotaBook
 from loop_shared.identity import node_uuid
 from loop_shared.model_package import SHARED_VOLUME_GRACE, remove_partial_writes
+from loop_testkit.processes import Service
 from loop_trainer.downloader import Downloader
 from loop_trainer.history import TrainingHistory
 from loop_trainer.record import TrainingRecord
 from tests.e2e.test_detector_process import start_detector
-from tests.processes import Service
 
 # writes `data` to the target as the nodes do, but the process is killed (SIGKILL) just before the rename
 KILLED_WRITE = """

@@ -10,11 +10,11 @@ import cv2
 import httpx
 import numpy as np
 
-from stub_loop.grid_model import grid_package
+from loop_testkit.onnx_models import grid_package
+from loop_testkit.processes import Service
+from loop_testkit.prometheus import sample
+from loop_testkit.received_counts import detection_arrivals, image_arrivals, model_format_arrivals, received
 from tests.conftest import ORG
-from tests.processes import Service
-from tests.prometheus import sample
-from tests.received_counts import detection_arrivals, image_arrivals, model_format_arrivals, received
 
 
 def jpeg(grey: int) -> bytes:

@@ -11,9 +11,9 @@ import cv2
 import httpx
 import numpy as np
 
-from stub_loop.grid_model import grid_package
+from loop_testkit.onnx_models import grid_package
+from loop_testkit.processes import Service
 from tests.conftest import ORG
-from tests.processes import Service
 
 
 def generate(loop: httpx.Client, name: str = "proj", **counts: int) -> dict:

@@ -12,9 +12,9 @@ import pytest
 
 from loop_shared.loop_client import LoopClient
 from loop_shared.settings import NodeSettings, load_settings
+from loop_testkit.processes import Service
 from loop_trainer.downloader import Downloader, _has_jpeginfo, image_is_valid
 from tests.conftest import ORG, PASSWORD, USERNAME
-from tests.processes import Service
 
 
 async def test_downloads_skip_existing_files_and_drop_corrupt_images(

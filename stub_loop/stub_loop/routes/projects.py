@@ -20,8 +20,7 @@ from loop_shared.loop_api import ImageIds, ImageList, ProjectList, paths
 from loop_shared.schemas import ImageMetadata
 
 from ..deps import LoggedIn, StoreDep, get_received, get_store
-from ..generator import GeneratorRequest
-from ..project_factory import generate_project
+from ..project_factory import GeneratorRequest, generate_project
 from ..store import NotFound, now_iso
 
 router = APIRouter()

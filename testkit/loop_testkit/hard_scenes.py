@@ -17,10 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-# category name → shape; the first three are the classic trio of the benchmark
-HARD_SHAPES = [("circle", "circle"), ("square", "square"), ("triangle", "triangle"), ("cross", "cross"),
-               ("ring", "ring"), ("star", "star")]
-HARD_SHAPE_OF = dict(HARD_SHAPES)
+from .scene_categories import HARD_SHAPE_OF, POINT_PALETTE, SEGMENTATION_PALETTE
+
 MAX_OBJECTS = 5
 MAX_HIDDEN = 0.3  # at most this share of an earlier object's pixels may be covered by later ones
 
@@ -146,8 +144,6 @@ def _finish(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def render_hard_scene(rng: np.random.Generator, categories: list[dict[str, Any]], width: int, height: int,
                       objects: int = 0, image_id: str = "") -> tuple[np.ndarray, dict[str, list[dict[str, Any]]]]:
     """One RGB scene with `objects` objects (0: one to five) of the drawable categories, and its annotations."""
-    from .generator import POINT_PALETTE, SEGMENTATION_PALETTE
-
     shapes = {**HARD_SHAPE_OF, **{n: s for n, _, s in POINT_PALETTE + SEGMENTATION_PALETTE}}
     image = _background(rng, width, height)
     _distractors(image, rng)

@@ -1,80 +1,22 @@
-"""Synthetic projects: coloured shapes on textured backgrounds, with exact box, point and polygon annotations.
+"""Synthetic scenes: coloured shapes on textured backgrounds, with exact box, point and polygon annotations.
 
 Annotations are measured from the pixels actually drawn (each object is rendered into its own mask first), so a
 trainer that learns from them can reach a high mAP, and a test can render fresh scenes of the same categories.
 Two difficulties: `easy` (each category a fixed colour and shape on a plain texture, one to three objects) and
 `hard` (categories by shape alone in random colours, clutter, small and overlapping objects, uneven light, blur,
-noise and JPEG artefacts; see hard_scenes.py).
+noise and JPEG artefacts; see hard_scenes.py). The categories come from scene_categories.py.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import cv2
 import numpy as np
 
-from .hard_scenes import HARD_SHAPES, blob_outline, render_hard_scene
-
-Difficulty = Literal["easy", "hard"]
-DIFFICULTIES = ("easy", "hard")
-
-# name, RGB colour, shape; the order is the order in which categories are handed out per type
-BOX_PALETTE = [("red circle", (215, 40, 40), "circle"), ("blue square", (40, 70, 215), "square"),
-               ("green triangle", (40, 170, 60), "triangle"), ("yellow diamond", (225, 205, 40), "diamond"),
-               ("magenta ring", (200, 50, 190), "ring"), ("cyan cross", (40, 200, 210), "cross")]
-POINT_PALETTE = [("purple point", (120, 40, 170), "dot"), ("white point", (245, 245, 245), "dot"),
-                 ("black point", (15, 15, 15), "dot")]
-SEGMENTATION_PALETTE = [("orange blob", (240, 140, 30), "blob"), ("teal blob", (30, 150, 140), "blob")]
-CLASSIFICATION_NAMES = ["sunny", "cloudy", "rainy", "foggy"]
-_BY_NAME = {name: (colour, shape) for name, colour, shape in BOX_PALETTE + POINT_PALETTE + SEGMENTATION_PALETTE}
-
-
-@dataclass
-class GeneratorRequest:
-    project_name: str
-    inbox: int = 0
-    annotate: int = 0
-    review: int = 0
-    complete: int = 0
-    box_categories: int = 2
-    point_categories: int = 0
-    segmentation_categories: int = 0
-    classification_categories: int = 0
-    box_annotations: int = 0  # objects per complete image; 0 = 1..3 at random
-    box_detections: int = 0  # fake detections attached to every image, as the Loop's generator does
-    image_width: int = 320
-    image_height: int = 240
-    test_fraction: float = 0.2
-    seed: int = 0
-    difficulty: Difficulty = "easy"
-    empty_images: int = 0  # of the complete images, this many (in the train set) show no object at all
-
-
-def make_categories(box: int, point: int, segmentation: int, classification: int,
-                    difficulty: Difficulty = "easy") -> list[dict[str, Any]]:
-    if difficulty not in DIFFICULTIES:
-        raise ValueError(f"difficulty must be one of {', '.join(DIFFICULTIES)}, not {difficulty!r}")
-    box_palette = BOX_PALETTE if difficulty == "easy" else [(n, (128, 128, 128), s) for n, s in HARD_SHAPES]
-    for count, palette, kind in ((box, box_palette, "box"), (point, POINT_PALETTE, "point"),
-                                 (segmentation, SEGMENTATION_PALETTE, "segmentation")):
-        if count > len(palette):
-            raise ValueError(f"at most {len(palette)} {kind} categories can be generated, not {count}")
-    if classification > len(CLASSIFICATION_NAMES):
-        raise ValueError(f"at most {len(CLASSIFICATION_NAMES)} classification categories can be generated")
-    categories = []
-    for count, palette, kind in ((box, box_palette, "box"), (point, POINT_PALETTE, "point"),
-                                 (segmentation, SEGMENTATION_PALETTE, "segmentation")):
-        for name, colour, _ in palette[:count]:
-            categories.append({"id": str(uuid.uuid4()), "name": name, "type": kind,
-                               "color": "#{:02x}{:02x}{:02x}".format(*colour), "description": None,
-                               "hotkey": None, "point_size": 6 if kind == "point" else None})
-    for name in CLASSIFICATION_NAMES[:classification]:
-        categories.append({"id": str(uuid.uuid4()), "name": name, "type": "classification", "color": None,
-                           "description": None, "hotkey": None, "point_size": None})
-    return categories
+from .hard_scenes import blob_outline, render_hard_scene
+from .scene_categories import EASY_LOOKS, Difficulty
 
 
 def textured_background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
@@ -133,7 +75,7 @@ def render_scene(rng: np.random.Generator, categories: list[dict[str, Any]], wid
     if difficulty == "hard":
         return render_hard_scene(rng, categories, width, height, objects, image_id)
     image = textured_background(rng, width, height)
-    drawable = [c for c in categories if c["name"] in _BY_NAME and c.get("type") in ("box", "point", "segmentation")]
+    drawable = [c for c in categories if c["name"] in EASY_LOOKS and c.get("type") in ("box", "point", "segmentation")]
     annotations: dict[str, list[dict[str, Any]]] = {"box_annotations": [], "point_annotations": [],
                                                     "segmentation_annotations": []}
     if not drawable:
@@ -142,7 +84,7 @@ def render_scene(rng: np.random.Generator, categories: list[dict[str, Any]], wid
     placed: list[tuple[int, int, int, int]] = []
     for _ in range(count):
         category = drawable[int(rng.integers(len(drawable)))]
-        colour, shape = _BY_NAME[category["name"]]
+        colour, shape = EASY_LOOKS[category["name"]]
         size = int(rng.integers(max(16, min(width, height) // 9), max(24, min(width, height) // 4)))
         for _attempt in range(30):
             cx = int(rng.integers(size // 2 + 2, width - size // 2 - 2))

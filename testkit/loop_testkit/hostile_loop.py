@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from tests.processes import free_port
+from .processes import free_port
 
 Answer = Response | Callable[[Request, bytes], Response | Awaitable[Response]]
 

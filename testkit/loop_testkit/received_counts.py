@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 
-def received(stub_url: str, **filters: str) -> dict:
+def received(stub_url: str, **filters: str) -> dict[str, Any]:
     response = httpx.get(f"{stub_url}/api/stats/received", params=filters, timeout=30)
     assert response.status_code == 200, response.text
     return dict(response.json())

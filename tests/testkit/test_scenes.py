@@ -1,12 +1,13 @@
-"""The generator's hard scenes: categories by shape alone, clutter, small and overlapping objects, exact boxes."""
+"""Hard synthetic scenes: categories by shape alone, clutter, small and overlapping objects, exact boxes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from stub_loop.generator import make_categories, render_scene
-from stub_loop.hard_scenes import MAX_OBJECTS
+from loop_testkit.hard_scenes import MAX_OBJECTS
+from loop_testkit.scene_categories import make_categories
+from loop_testkit.scenes import render_scene
 
 
 def test_hard_categories_are_shapes_and_difficulty_is_checked() -> None:
