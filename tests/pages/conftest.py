@@ -34,7 +34,7 @@ OFFLINE = ["--proxy-server=http://127.0.0.1:9",
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
     if CHROMIUM is None or DRIVER is None:
-        reason = ("the page tests need Chromium and its driver: `make browser-deps` (apt-get install chromium "
+        reason = ("the page tests need Chromium and its driver: `make test-deps` (apt-get install chromium "
                   "chromium-driver, as root) could not install them on this machine")
         if os.environ.get("CI") == "true":  # CI must look at the pages; a skip there would hide them all
             pytest.fail(f"{reason} (CI=true)")
