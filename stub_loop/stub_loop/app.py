@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from .demo import seed_demo
 from .errors import install_error_handlers
 from .received import ReceivedCollector, ReceivedCounts
-from .routes import models, pages, projects, received, session, trainings
+from .routes import health, models, pages, projects, received, session, trainings
 from .settings import StubSettings
 from .store import Store
 from .trainer_hub import TrainerHub
@@ -45,6 +45,7 @@ def create_app(settings: StubSettings) -> Any:
     for module in (session, projects, models, trainings, received):
         app.include_router(module.router, prefix="/api")
     app.include_router(models.upload_router, prefix="/api")
-    pages.install(app, store, hub)  # the page at /, /docs offline, /metrics, /demo.jpg
-    app.state.metrics_registry.register(ReceivedCollector(counts))
+    pages.install(app, store, hub)  # the page at /, /docs offline, /demo.jpg, the metrics registry
+    app.state.registry.register(ReceivedCollector(counts))
+    app.include_router(health.router)  # /health, /ready, /metrics, /status as every node serves them
     return socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="/ws/socket.io")

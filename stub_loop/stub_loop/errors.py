@@ -1,8 +1,9 @@
-"""Map the stub's domain errors to HTTP answers in one place; no traceback ever reaches a client."""
+"""Map the stub's domain errors to HTTP answers in one handler; no traceback ever reaches a client."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -14,24 +15,24 @@ from .store import Conflict, NotFound
 log = logging.getLogger("stub.errors")
 
 
+def answer(exc: Exception, where: str) -> tuple[int, Any]:
+    """The status and `detail` a request gets for an error; anything unexpected is a logged 500."""
+    if isinstance(exc, NotFound):
+        return 404, str(exc)
+    if isinstance(exc, Conflict):
+        return 409, exc.payload if exc.payload is not None else str(exc)
+    if isinstance(exc, ModelPackageError):
+        return 422, f"bad model package: {exc}"
+    if isinstance(exc, ValueError):
+        return 422, str(exc)
+    log.error("unexpected error in %s", where, exc_info=exc)
+    return 500, "internal error in the stub Loop; see its log"
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(NotFound)
-    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+    async def mapped(request: Request, exc: Exception) -> JSONResponse:
+        status, detail = answer(exc, f"{request.method} {request.url.path}")
+        return JSONResponse({"detail": detail}, status_code=status)
 
-    @app.exception_handler(Conflict)
-    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
-        return JSONResponse({"detail": exc.payload if exc.payload is not None else str(exc)}, status_code=409)
-
-    @app.exception_handler(ModelPackageError)
-    async def bad_package(_: Request, exc: ModelPackageError) -> JSONResponse:
-        return JSONResponse({"detail": f"bad model package: {exc}"}, status_code=422)
-
-    @app.exception_handler(ValueError)
-    async def bad_value(_: Request, exc: ValueError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error in %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error in the stub Loop; see its log"}, status_code=500)
+    for kind in (NotFound, Conflict, ModelPackageError, ValueError, Exception):
+        app.add_exception_handler(kind, mapped)

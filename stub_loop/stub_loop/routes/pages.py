@@ -1,4 +1,4 @@
-"""What the stub Loop's page at `/` reads, `/metrics`, and the demo image for the README's first curl.
+"""What the stub Loop's page at `/` reads, its metrics, and the demo image for the README's first curl.
 
 The `/ui/...` routes are read-only views for people (no login, like the stub's management routes); the
 node-facing API under `/api` is unchanged. `GET /demo.jpg` is a test-set image of the demo project, one the demo
@@ -12,9 +12,9 @@ import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from loop_shared.pages import install_pages
 
@@ -29,10 +29,10 @@ FIGURES = ("map50", "metrics", "conversion", "resolution", "architecture")
 
 
 def install(app: FastAPI, store: Store, hub: TrainerHub) -> None:
-    """The page at `/`, `/docs` offline, the `/ui` views, `/metrics` and the demo image."""
+    """The page at `/`, `/docs` offline, the `/ui` views, the metrics registry and the demo image."""
     app.state.stats = StoreStats(store.root)
-    app.state.metrics_registry = CollectorRegistry()
-    app.state.metrics_registry.register(StubCollector(app.state.stats, hub))
+    app.state.registry = CollectorRegistry()  # served at /metrics by routes/health.py
+    app.state.registry.register(StubCollector(app.state.stats, hub))
     app.include_router(router)
     install_pages(app, Path(__file__).parents[1] / "static")
 
@@ -118,11 +118,3 @@ def demo_jpg(store: StoreDep, settings: SettingsDep) -> FileResponse:
 def demo_json(store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
     """The demo image's data: its annotations are what a good model finds in it."""
     return demo_image(store, settings.organization or "zauberzeug", settings.project or "demo")
-
-
-@router.get("/metrics")
-def metrics(request: Request) -> Response:
-    """Prometheus metrics: images per state, trainings per state, models and formats, deployments, detectors and
-    connected nodes, per project."""
-    registry: CollectorRegistry = request.app.state.metrics_registry
-    return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
