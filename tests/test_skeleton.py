@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NODES = {"detector": ROOT / "detector/loop_detector", "trainer": ROOT / "trainer/loop_trainer",
-         "converter": ROOT / "converter/loop_converter", "stub": ROOT / "stub_loop/stub_loop"}
+
+
+def discover_nodes() -> dict[str, Path]:
+    """Every package a console command runs as `<package>.main:main`: the nodes, and any node added later."""
+    nodes = {}
+    for pyproject in sorted(ROOT.glob("*/pyproject.toml")):
+        scripts = tomllib.loads(pyproject.read_text()).get("project", {}).get("scripts", {})
+        for target in scripts.values():
+            if match := re.fullmatch(r"(\w+)\.main:main", target):
+                nodes[pyproject.parent.name] = pyproject.parent / match.group(1)
+    return nodes
+
+
+NODES = discover_nodes()
 SKELETON = {"settings.py", "app.py", "routes/__init__.py", "routes/health.py", "schemas.py", "deps.py", "errors.py",
             "main.py"}
 PLUGIN_BASE = "logic.py"
-WITHOUT_PLUGIN = {"stub"}  # a test double: nothing for a user to plug in
+WITHOUT_PLUGIN = {"stub_loop"}  # a test double: nothing for a user to plug in
 SHARED_PATHS = ("/health", "/ready", "/metrics", "/status")
 # a route declared by a decorator or an add_api_route call, with its path as the first argument
 ROUTE = re.compile(r"""\.(?:get|post|put|delete|patch|api_route|add_api_route)\(\s*["']([^"']+)["']""")
@@ -27,6 +40,11 @@ def skeleton_of(node: str) -> set[str]:
     root = NODES[node]
     expected = SKELETON | ({PLUGIN_BASE} if node not in WITHOUT_PLUGIN else set())
     return {name for name in expected if (root / name).is_file()}
+
+
+def test_the_nodes_are_found() -> None:
+    assert {"detector", "trainer", "converter", "stub_loop"} <= set(NODES)
+    assert all(path.is_dir() for path in NODES.values())
 
 
 @pytest.mark.parametrize("node", sorted(NODES))
