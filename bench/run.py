@@ -1,12 +1,19 @@
 """`make bench`: every benchmark in one run on this machine; prints the figures and writes bench/results/.
 
-Sections: trainer (two rounds, download throughput), detector (two models, REST and Socket.IO, concurrency 1
-and 4, against in-process and raw session.run, batch route), converter (sizes, speed), outbox (backlog
-delivery and recovery), and each node's cold start and memory. Figures only: nothing here asserts a timing.
+Sections: trainer (two rounds of the reference trainer on a hard generated project, image download throughput),
+detector (a small and a YOLOv8n-sized model, REST and Socket.IO at concurrency 1 and 4, against in-process and raw
+session.run, the batch route), active learning (the cost of the decision per image), detector by model format
+(onnx, onnx_int8, onnx_fp16), converter (sizes, speed, accuracy of each conversion), outbox (backlog delivery and
+recovery), and each node's cold start and memory. Figures only: nothing here asserts a timing. It takes about ten
+minutes on two cores and starts its own stub Loop and nodes; it needs no LOOP_* settings.
+
+Results: bench/results/latest.md is replaced by the full report, and one row (date, commit, machine, headline
+figures) is appended to bench/results/history.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -24,8 +31,8 @@ import httpx
 from loop_testkit.onnx_models import yolov8n_like_package
 from loop_testkit.processes import free_port
 
-from . import active_learning_bench, converter_bench, detector_bench, formats_bench, outbox_bench, trainer_bench
 from .common import ORG, node_env, rss_mb, stub_loop, table, wait_for
+from .history import append_bench_row
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -124,7 +131,12 @@ def nodes_section(work: Path, loop: httpx.Client, stub: Any, start_node: Any,
 
 
 def main() -> None:
+    argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     from loop_testkit.processes import Service
+
+    # only now: the benchmarks import ONNX Runtime, which writes a cache file under $HOME even for --help
+    from . import active_learning_bench, converter_bench, detector_bench, formats_bench, outbox_bench, trainer_bench
 
     work = Path(tempfile.mkdtemp(prefix="loop-bench-"))
     started_services: list[Service] = []
@@ -195,8 +207,8 @@ def main() -> None:
     text = "\n".join(header + sections)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(text)
-    (RESULTS / f"{datetime.now(UTC).strftime('%Y-%m-%d-%H%M')}.md").write_text(text)
-    print(f"\nwritten to {RESULTS / 'latest.md'}")
+    append_bench_row(RESULTS / "history.md", text)
+    print(f"\nwritten to {RESULTS / 'latest.md'}, a row added to {RESULTS / 'history.md'}")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -1,7 +1,14 @@
-"""`make chaos`: every chaos run in turn, each bounded in time; prints what it tried and what survived, and writes
-chaos/results/latest.md plus a dated copy. `--only NAME` runs one of them; the exit status is 1 when any failed.
-The defaults are the full runs (about 25 minutes); `--seconds`, `--down-seconds`, `--images`, `--kills`,
-`--trainer-kills` and `--small-images` make them shorter, and the results say which settings were used.
+"""`make chaos`: every chaos run in turn, each bounded in time; prints what it tried and what survived.
+
+The runs: outage (the Loop refuses, then resets connections, while images arrive), kill (kill -9 of the detector
+while it accepts and delivers, and of the trainer during a training), restart (the Loop killed and restarted, then
+behind a resetting forwarder), hostile (malicious model archives and deployment targets), memory (huge and
+garbage input to the detector), fuzz (schema-driven requests to the stub Loop and every node). The exit status is
+1 when any failed.
+
+Results: a complete run replaces chaos/results/latest.md with its full report; every run, `--only` ones too,
+appends one row to chaos/results/history.md (date, commit, verdicts, headline figures). The defaults are the full
+runs (about 25 minutes); the options make them shorter, and the results say which settings were used.
 
 The runs need root for two measurements: iptables counts connection attempts at the wire (refused ones included),
 and /proc/PID/clear_refs resets a process's peak memory. Without them those figures read "not measured".
@@ -21,7 +28,7 @@ from pathlib import Path
 from bench.run import machine
 
 from . import fuzz, hostile, kill, memory, outage, restart
-from .report import Finding
+from .report import Finding, append_history_row
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -55,14 +62,17 @@ def settings(args: argparse.Namespace) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m chaos.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=["outage", "kill", "restart", "hostile", "memory", "fuzz"],
                         action="append", help="run only these (repeatable)")
-    parser.add_argument("--seconds", type=float, default=60.0, help="each outage, and the fuzzing of each service")
-    parser.add_argument("--down-seconds", type=float, default=20.0, help="how long the Loop is away per restart")
-    parser.add_argument("--images", type=int, default=1000, help="images the detector accepts while being killed")
-    parser.add_argument("--kills", type=int, default=10, help="kill -9 of the detector while it delivers")
-    parser.add_argument("--trainer-kills", type=int, default=8, help="kill -9 of the trainer during a training")
+    for flag, kind, default, meaning in (
+            ("--seconds", float, 60.0, "each outage, and the fuzzing of each service"),
+            ("--down-seconds", float, 20.0, "how long the Loop is away per restart"),
+            ("--images", int, 1000, "images the detector accepts while being killed"),
+            ("--kills", int, 10, "kill -9 of the detector while it delivers"),
+            ("--trainer-kills", int, 8, "kill -9 of the trainer during a training")):
+        parser.add_argument(flag, type=kind, default=default, help=f"{meaning} (default: %(default)s)")
     parser.add_argument("--small-images", action="store_true", help="9 instead of 36 megapixels in the memory run")
     args = parser.parse_args()
     available = runs(args)
@@ -90,8 +100,8 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     if not args.only:
         (RESULTS / "latest.md").write_text(text)
-    (RESULTS / f"{datetime.now(UTC).strftime('%Y-%m-%d-%H%M')}.md").write_text(text)
-    print(f"\nwritten to {RESULTS}")
+    append_history_row(RESULTS / "history.md", text)
+    print(f"\n{'' if args.only else 'latest.md and '}a history.md row written to {RESULTS}")
     return 0 if all(f.ok for f in findings) else 1
 
 
