@@ -1,5 +1,7 @@
 """Print the README's configuration tables from the settings classes, so the docs cannot drift from the code.
 
+The rendering is loop_shared.cli's, which also answers every node's `--help`.
+
 Usage: .venv/bin/python scripts/settings_table.py [--write]
 """
 
@@ -9,6 +11,7 @@ from pydantic_settings import BaseSettings
 
 from loop_converter.settings import ConverterSettings
 from loop_detector.settings import DetectorSettings
+from loop_shared.cli import markdown_table
 from loop_shared.settings import NodeSettings
 from loop_trainer.settings import TrainerSettings
 from stub_loop.settings import StubSettings
@@ -18,28 +21,6 @@ SERVICES: list[tuple[str, type[BaseSettings]]] = [
     ("Converter", ConverterSettings), ("Stub Loop", StubSettings)]
 
 
-def default_of(field: object) -> str:
-    factory = getattr(field, "default_factory", None)
-    if factory is not None:
-        return "CPUs + 1" if any("cpu" in n for n in factory.__code__.co_names) else "computed"
-    value = field.default
-    if value is None or value == "":
-        return "—"
-    value = getattr(value, "value", value)
-    return f"`{value}`" if not hasattr(value, "get_secret_value") else "—"
-
-
-def table(title: str, cls: type[BaseSettings], skip: set[str]) -> str:
-    rows = [f"#### {title}", "", "| variable | default | meaning |", "|---|---|---|"]
-    for name, field in cls.model_fields.items():
-        if name in skip:
-            continue
-        required = field.is_required()
-        default = "**required**" if required else default_of(field)
-        rows.append(f"| `LOOP_{name.upper()}` | {default} | {field.description or ''} |")
-    return "\n".join(rows)
-
-
 def tables() -> str:
     shared = NodeSettings.model_fields
     out = []
@@ -47,7 +28,7 @@ def tables() -> str:
         skip = set() if cls is NodeSettings else {
             n for n, f in cls.model_fields.items()
             if n in shared and (f.default, f.description) == (shared[n].default, shared[n].description)}
-        out.append(table(title, cls, skip))
+        out.append(markdown_table(title, cls, skip))
     return "\n\n".join(out)
 
 
