@@ -163,7 +163,7 @@ async def test_every_call_works_through_the_typed_client_against_the_stub(
         paths.DETECTIONS: detections,
     }
     assert set(calls) == set(paths.ALL), "every call of the API needs its parity check here"
-    for endpoint, call in calls.items():
+    for call in calls.values():
         await call()
     store = stub_fastapi(stub_app).state.store
     assert store.detectors(ORG, PROJECT)[0]["uuid"] == "d1"

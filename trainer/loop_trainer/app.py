@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from loop_shared.identity import node_uuid
+from loop_shared.loop_api import LoopApi
 from loop_shared.loop_client import LoopClient
 from loop_shared.loop_socket import LoopSocket
 from loop_shared.pages import install_pages
@@ -23,6 +24,7 @@ from .lifecycle import Lifecycle, status_loop
 from .logic import TrainerLogic
 from .routes import health, pages
 from .settings import TrainerSettings
+from .socket_events import SocketEvents
 
 log = logging.getLogger("trainer")
 
@@ -40,12 +42,9 @@ def create_app(settings: TrainerSettings, logic: TrainerLogic | None = None) -> 
     client = LoopClient(settings)
     registry = CollectorRegistry()
     tasks = TaskHealth(registry, "loop_trainer")
-    lifecycle = Lifecycle(settings, client, logic, node_uuid(settings.data_dir, name), name, tasks)
-    socket = LoopSocket(client, "trainer", {"begin_training": lifecycle.on_begin_training,
-                                            "stop_training": lifecycle.on_stop_training,
-                                            "abort_training": lifecycle.on_abort_training,
-                                            "restart": lifecycle.on_restart},
-                        on_connect=lifecycle.send_status, health=tasks)
+    lifecycle = Lifecycle(settings, LoopApi(client), logic, node_uuid(settings.data_dir, name), name, tasks)
+    socket = LoopSocket(client, "trainer", SocketEvents(lifecycle).handlers(), on_connect=lifecycle.send_status,
+                        health=tasks)
     lifecycle.socket = socket
     trainer_metrics.register(registry, lifecycle)
 
