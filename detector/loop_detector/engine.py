@@ -213,9 +213,10 @@ class Engine:
     def offer_upload(self, image: ImageInput, metadata: ImageMetadata, priority: bool) -> str | None:
         """An image a client asked to upload (`/upload`, Socket.IO `upload`): QuotaExceededError when the overall
         quota is used up (never for priority uploads). Blocking."""
-        if not self.policy.unconditional(priority=priority).upload:
+        decision = self.policy.unconditional(priority=priority)
+        if not decision.upload:
             raise QuotaExceededError("the upload quota is used up; the image was not stored (upload_priority "
-                                     "uploads are never held back)")
+                                     "uploads are never held back)", decision.retry_after)
         return self.queue_upload(image, None, metadata, priority, drop_when_full=False)
 
     def queue_upload(self, image: ImageInput, array: np.ndarray | None, metadata: ImageMetadata, priority: bool,

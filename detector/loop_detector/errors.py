@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI
 
 from loop_shared.node_errors import NodeError, error_answer, install_error_handler
@@ -36,9 +38,15 @@ class OutboxFullError(DetectorError):
 
 
 class QuotaExceededError(DetectorError):
-    """The upload quota is used up (LOOP_UPLOAD_QUOTA_* or LOOP_ACTIVE_LEARNING)."""
+    """The upload quota is used up (LOOP_UPLOAD_QUOTA_* or LOOP_ACTIVE_LEARNING); `Retry-After` says for how long
+    (whole seconds, rounded up; none when a limit of 0 closes it for good)."""
 
     status_code = 429
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        if retry_after is not None and math.isfinite(retry_after):
+            self.headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
 
 
 class LogicError(DetectorError):

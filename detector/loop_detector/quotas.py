@@ -52,6 +52,23 @@ class QuotaBook:
                 return all(limit > 0 for _, limit in windows)
             return all(sum(1 for t in times if t > now - seconds) < limit for seconds, limit in windows)
 
+    def wait(self, scope: str, windows: Windows, now: float) -> float:
+        """Seconds until one more upload in `scope` fits every window (0 when it fits now, inf for a limit of 0).
+
+        In each full window, the uploads beyond the limit minus one must leave it: the window frees up when the
+        oldest upload that has to go is `seconds` old.
+        """
+        wait = 0.0
+        with self._lock:
+            times = self._times.get(scope, deque())
+            for seconds, limit in windows:
+                inside = [t for t in times if t > now - seconds]
+                if limit <= 0:
+                    return float("inf")
+                if len(inside) >= limit:
+                    wait = max(wait, inside[len(inside) - limit] + seconds - now)
+        return wait
+
     def count(self, scopes: Iterable[tuple[str, Windows]], now: float) -> None:
         """Count one upload in each scope that has limits, and persist."""
         changed = False

@@ -22,6 +22,7 @@ class Decision:
     upload: bool
     tags: list[str] = field(default_factory=list)
     reason: str = ""  # why not, when not: not_relevant, rule_quota, quota
+    retry_after: float | None = None  # held back by a quota: seconds until it has room again
 
 
 def _scopes(prefix: str, quota: Quota | None, camera_id: str | None) -> list[tuple[str, Windows]]:
@@ -73,10 +74,10 @@ class UploadPolicy:
         now = self.book.now()
         overall = _scopes("total", self.config.quota, camera_id)
         if not self._allowed(overall, now):
-            return self._skip("quota")
+            return self._skip("quota", max(self.book.wait(scope, windows, now) for scope, windows in overall))
         self.book.count(overall, now)
         return Decision(True)
 
-    def _skip(self, reason: str) -> Decision:
+    def _skip(self, reason: str, retry_after: float | None = None) -> Decision:
         self.metrics.active_learning_skips.labels(reason=reason).inc()
-        return Decision(False, reason=reason)
+        return Decision(False, reason=reason, retry_after=retry_after)

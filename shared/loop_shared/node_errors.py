@@ -17,6 +17,7 @@ class NodeError(Exception):
     """A failure the client is told about; the message says what went wrong (and how to fix it, for 4xx)."""
 
     status_code = 500
+    headers: dict[str, str] | None = None  # sent with the answer (e.g. a 429's Retry-After)
 
 
 def error_answer(exc: Exception, where: str, node: str) -> tuple[int, dict[str, str]]:
@@ -35,7 +36,7 @@ def install_error_handler(app: FastAPI, node: str) -> None:
 
     async def mapped(request: Request, exc: Exception) -> JSONResponse:
         status, body = error_answer(exc, f"{request.method} {request.url.path}", node)
-        return JSONResponse(body, status_code=status)
+        return JSONResponse(body, status_code=status, headers=exc.headers if isinstance(exc, NodeError) else None)
 
     # ours are answered where they happen; anything else reaches Starlette's outermost error middleware
     app.add_exception_handler(NodeError, mapped)

@@ -144,6 +144,24 @@ def test_rule_and_camera_quotas_and_priority_uploads(tmp_path: Path) -> None:
     assert not limited.unconditional().upload and limited.unconditional(priority=True).upload
 
 
+def test_an_upload_over_the_quota_says_when_the_quota_has_room_again(tmp_path: Path) -> None:
+    clock = Clock()
+    policy, _ = policy_for(tmp_path, '{"quota": {"per_minute": 2, "per_hour": 3}}', clock)
+    assert policy.unconditional().upload
+    clock.now += 10
+    assert policy.unconditional().upload
+    clock.now += 5
+    held = policy.unconditional()  # two in the minute: the first leaves it 60 s after it came, 45 s from now
+    assert not held.upload and held.retry_after == 45
+    clock.now += 45
+    assert policy.unconditional().upload  # three in the hour now: the first leaves the hour at 3600 s
+    held = policy.unconditional()
+    assert not held.upload and held.retry_after == 3600 - 60
+    assert policy.unconditional(priority=True).retry_after is None
+    closed, _ = policy_for(tmp_path / "closed", '{"quota": {"per_day": 0}}', clock)
+    assert closed.unconditional().retry_after == float("inf")
+
+
 def test_plain_variables_add_the_stricter_limit(tmp_path: Path) -> None:
     config = with_plain_limits(parse_config('{"quota": {"per_hour": 10, "per_day": 100}}'), None, 20, 50)
     assert (config.quota.per_minute, config.quota.per_hour, config.quota.per_day) == (None, 10, 50)
