@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SERVICES := shared testkit stub_loop detector trainer converter
+SERVICES := shared testkit stub_loop detector trainer reference_trainer converter
 PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
 .PHONY: install test browser-deps demo-model lint run bench chaos e2e images base-image wheels wheels-gpu image-gpu \
@@ -22,7 +22,7 @@ help:
 	@echo "make swarm-up  build the images and deploy deploy/swarm/stack.yml as stack $(STACK) (swarm init if needed)"
 	@echo "make swarm-down  remove the stack $(STACK) (its volumes stay)"
 	@echo "make swarm-e2e the stack on a single-node swarm: replicas, a kill, a rolling update, converter replicas"
-	@echo "make images    build the node, stub and example images (BASE_IMAGE=$(BASE_IMAGE))"
+	@echo "make images    build the node, reference trainer, stub and example images (BASE_IMAGE=$(BASE_IMAGE))"
 	@echo "make image-gpu build the detector for NVIDIA GPUs (onnxruntime-gpu, CUDA and cuDNN wheels, 1.5 GB)"
 	@echo "make compat    the reference client learning_loop_node 0.27 against the stub Loop"
 	@echo "make demo-model  train the demo project's first model again (stub_loop/stub_loop/demo_model/)"
@@ -49,7 +49,8 @@ demo-model: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy shared/loop_shared testkit/loop_testkit stub_loop/stub_loop detector/loop_detector trainer/loop_trainer converter/loop_converter deploy/swarm/balancer.py
+	$(BIN)/mypy shared/loop_shared testkit/loop_testkit stub_loop/stub_loop detector/loop_detector trainer/loop_trainer \
+		reference_trainer/loop_reference_trainer converter/loop_converter deploy/swarm/balancer.py
 
 run: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH bash scripts/run_local.sh
@@ -73,11 +74,12 @@ base-image:
 wheels: $(STAMP)
 	bash docker/download_wheels.sh
 
+# the trainer base first: the reference trainer's image (compose's trainer) and the example trainer build FROM it
 images: base-image wheels
+	docker build -q -t loop-nodes/trainer:latest --build-arg BASE_IMAGE=$(BASE_IMAGE) -f Dockerfiles/trainer.Dockerfile .
 	BASE_IMAGE=$(BASE_IMAGE) $(COMPOSE) build
 	for example in $(EXAMPLES); do \
-	  docker build -q -t loop-nodes/example-$$example -f Dockerfiles/examples/$$example/Dockerfile \
-	    Dockerfiles/examples/$$example || exit 1; done
+	  docker build -q -t loop-nodes/example-$$example examples/$$example || exit 1; done
 	docker images "loop-nodes/*" --format "{{.Repository}}:{{.Tag}}  {{.Size}}"
 
 wheels-gpu: $(STAMP)

@@ -82,4 +82,5 @@ def stub_loop(work: Path) -> Iterator[tuple[Service, httpx.Client]]:
 def node_env(stub: Service, data_dir: Path, project: str, **extra: str) -> dict[str, str]:
     return {"LOOP_HOST": f"127.0.0.1:{stub.port}", "LOOP_USERNAME": USER, "LOOP_PASSWORD": PASSWORD,
             "LOOP_ORGANIZATION": ORG, "LOOP_PROJECT": project, "LOOP_DATA_DIR": str(data_dir),
-            "LOOP_NODE_PORT": str(free_port()), "LOOP_LOG_LEVEL": "WARNING", **extra}
+            "LOOP_NODE_PORT": str(free_port()), "LOOP_LOG_LEVEL": "WARNING",
+            "LOOP_TRAINER_LOGIC": "loop_reference_trainer.logic:ReferenceTrainerLogic", **extra}

@@ -17,7 +17,7 @@ from loop_trainer.logic import TrainingJob
 
 from .common import ORG, PASSWORD, USER, table
 
-LOGIC = "loop_trainer.reference.logic:ReferenceTrainerLogic"
+LOGIC = "loop_reference_trainer.logic:ReferenceTrainerLogic"
 
 
 def _train(work: Path, name: str, project: dict[str, Any], images: Path, items: list[dict[str, Any]],

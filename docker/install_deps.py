@@ -11,7 +11,8 @@ import sys
 import tomllib
 from pathlib import Path
 
-OWN = {"loop-shared", "loop-stub", "loop-detector", "loop-trainer", "loop-converter", "loop-testkit"}
+OWN = {"loop-shared", "loop-stub", "loop-detector", "loop-trainer", "loop-reference-trainer", "loop-converter",
+       "loop-testkit"}
 WHEELS = Path("/wheels")
 CONSTRAINTS = Path(__file__).with_name("constraints.txt")
 

@@ -30,20 +30,20 @@ import numpy as np
 from loop_detector.images import decode
 from loop_detector.onnx_logic import OnnxDetectorLogic
 from loop_detector.settings import DetectorSettings
+from loop_reference_trainer.logic import ReferenceTrainerLogic
 from loop_shared.schemas import ModelInformation
 from loop_shared.settings import load_settings
 from loop_testkit.scene_categories import make_categories
 from loop_testkit.scene_matching import all_found, match_truth
 from loop_testkit.scenes import encode_jpeg, render_scene
 from loop_trainer.logic import TrainingJob
-from loop_trainer.reference.logic import ReferenceTrainerLogic
 from stub_loop.demo import DEMO_CATEGORIES, DEMO_MODEL_DIR, seed_demo
 from stub_loop.routes.pages import demo_image
 from stub_loop.settings import StubSettings
 from stub_loop.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
-LOGIC = "loop_trainer.reference.logic:ReferenceTrainerLogic"
+LOGIC = "loop_reference_trainer.logic:ReferenceTrainerLogic"
 
 
 def generate(work: Path, count: int, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -7,6 +7,8 @@ ROOT=$PWD/.run
 mkdir -p "$ROOT"
 export LOOP_USERNAME=${LOOP_USERNAME:-admin} LOOP_PASSWORD=${LOOP_PASSWORD:-admin}
 export LOOP_ORGANIZATION=${LOOP_ORGANIZATION:-zauberzeug} LOOP_PROJECT=${LOOP_PROJECT:-demo}
+# the trainer node has no default logic; locally it trains with the reference trainer (reference_trainer/)
+export LOOP_TRAINER_LOGIC=${LOOP_TRAINER_LOGIC:-loop_reference_trainer.logic:ReferenceTrainerLogic}
 STUB_PORT=${STUB_PORT:-8000}
 pids=()
 stop() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; echo "stopped"; }

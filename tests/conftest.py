@@ -38,7 +38,9 @@ def loop(stub: Service) -> Iterator[httpx.Client]:
 def node_env(stub: Service, data_dir: Path, project: str, **extra: str) -> dict[str, str]:
     env = {"LOOP_HOST": f"127.0.0.1:{stub.port}", "LOOP_USERNAME": USERNAME, "LOOP_PASSWORD": PASSWORD,
            "LOOP_ORGANIZATION": ORG, "LOOP_PROJECT": project, "LOOP_DATA_DIR": str(data_dir),
-           "LOOP_NODE_PORT": str(free_port())}
+           "LOOP_NODE_PORT": str(free_port()),
+           # the trainer has no default logic: the processes train with the reference trainer unless told otherwise
+           "LOOP_TRAINER_LOGIC": "loop_reference_trainer.logic:ReferenceTrainerLogic"}
     env.update(extra)
     return env
 

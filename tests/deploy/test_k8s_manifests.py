@@ -18,6 +18,9 @@ from tests.deploy.kustomize import load_all, render
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 VERSION = "1.30.0"  # the oldest Kubernetes still maintained when this was written; the schemas are in the wheel
 PORTS = {"detector": 8004, "trainer": 8005, "converter": 8006}
+# the trainers train with the reference trainer's image (FROM loop-nodes/trainer, which has no model of its own)
+IMAGES = {"detector": "loop-nodes/detector", "trainer": "loop-nodes/reference-trainer",
+          "converter": "loop-nodes/converter"}
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +83,7 @@ def test_the_password_is_in_the_secret_only_and_every_node_reads_both(rendered: 
         assert container["envFrom"] == [{"configMapRef": {"name": "loop-config"}},
                                         {"secretRef": {"name": "loop-credentials"}}]
         assert env(container)["LOOP_NODE_PORT"] == str(PORTS[name])
-        assert container["image"] == f"loop-nodes/{name}:latest"
+        assert container["image"] == f"{IMAGES[name]}:latest"
 
 
 def test_probes_match_ready_and_health_and_every_pod_runs_as_non_root_with_limits(rendered: dict) -> None:

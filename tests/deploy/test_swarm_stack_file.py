@@ -63,3 +63,8 @@ def test_converters_partition_over_as_many_replicas_as_run() -> None:
     assert converter["environment"]["LOOP_REPLICAS"] == converter["deploy"]["replicas"]  # the same variable
     assert services["trainer"]["environment"]["LOOP_NODE_NAME"] == "trainer {{.Task.Slot}}"
     assert "LOOP_PASSWORD" in services["loop"]["environment"]
+
+
+def test_the_trainers_run_the_reference_trainer_image() -> None:
+    # the trainer base image has no model of its own; TRAINER_IMAGE swaps in an image FROM it with yours
+    assert services["trainer"]["image"] == "${TRAINER_IMAGE:-loop-nodes/reference-trainer:latest}"

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from loop_reference_trainer.evaluate import NMS_IOU
 from loop_testkit.processes import Service, wait_until
 from loop_testkit.received_counts import model_format_arrivals
-from loop_trainer.reference.evaluate import NMS_IOU
 from tests.conftest import ORG, node_env
 
 SMALL = {"image_width": 160, "image_height": 120}

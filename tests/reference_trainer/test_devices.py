@@ -12,10 +12,10 @@ SCRIPT = textwrap.dedent("""
     jax.config.update("jax_num_cpu_devices", 2)
     import numpy as np, optax
     from flax import nnx
-    from loop_trainer.reference.data import Split, batch
-    from loop_trainer.reference.devices import parallel_for
-    from loop_trainer.reference.network import Detector
-    from loop_trainer.reference.train import flat, loss_fn
+    from loop_reference_trainer.data import Split, batch
+    from loop_reference_trainer.devices import parallel_for
+    from loop_reference_trainer.network import Detector
+    from loop_reference_trainer.train import flat, loss_fn
 
     assert len(jax.devices()) == 2, jax.devices()
     assert parallel_for(8).devices == 2 and parallel_for(3).devices == 1 and parallel_for(1).devices == 1

@@ -10,8 +10,7 @@ import numpy as np
 
 from loop_shared.schemas import BoxDetection, Detections, ModelInformation, PointDetection, PretrainedModel
 from loop_shared.yolo import first_threshold
-
-from ..logic import Reporter, TrainerLogic, TrainingJob
+from loop_trainer.logic import Reporter, TrainerLogic, TrainingJob
 
 CONF_THRESHOLD = 0.25
 

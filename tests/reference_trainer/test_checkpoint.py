@@ -11,8 +11,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from loop_trainer.reference.network import Detector
-from loop_trainer.reference.train import flat, resume, save_checkpoint, take_base
+from loop_reference_trainer.network import Detector
+from loop_reference_trainer.train import flat, resume, save_checkpoint, take_base
 
 
 def _network(width: int, seed: int) -> tuple[Detector, nnx.Optimizer[Detector]]:
@@ -73,7 +73,7 @@ KILLED_SAVE = """
 import os, signal, sys
 from pathlib import Path
 import numpy as np
-from loop_trainer.reference import train
+from loop_reference_trainer import train
 os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
 train._save_arrays(Path(sys.argv[1]), {"x": np.zeros(1000, np.float32)})
 """

@@ -10,7 +10,7 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from loop_trainer.reference.evaluate import best_threshold, confusion_matrix, evaluate
+from loop_reference_trainer.evaluate import best_threshold, confusion_matrix, evaluate
 
 
 def scene(rng: np.random.Generator, classes: int) -> tuple[list[tuple], list[tuple]]:
@@ -110,3 +110,4 @@ def test_threshold_stays_below_a_plateau_edge_set_by_one_stray_detection() -> No
     preds[2].append((50.0, 50.0, 70.0, 70.0, 0, 0.2))
     # F1: 80/81 = 0.988 from 0.35 to 0.65 (within 0.02 of 1.0), 80/82 = 0.976 at 0.25-0.3 (not)
     assert best_threshold(preds, truths, 1) == 0.35
+

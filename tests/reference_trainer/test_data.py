@@ -7,9 +7,9 @@ import uuid
 import numpy as np
 import pytest
 
-from loop_trainer.reference.data import Split, _placement, _warp, input_size, sample, targets
-from loop_trainer.reference.network import STRIDE
-from loop_trainer.reference.train import VALIDATION_FRACTION, split_items
+from loop_reference_trainer.data import Split, _placement, _warp, input_size, sample, targets
+from loop_reference_trainer.network import STRIDE
+from loop_reference_trainer.train import VALIDATION_FRACTION, split_items
 
 
 def items(n: int, test: int = 0) -> list[dict]:

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from loop_trainer.reference.hyper import Hyper
+from loop_reference_trainer.hyper import Hyper
 
 
 def test_defaults_and_valid_values_pass_unchanged(caplog: pytest.LogCaptureFixture) -> None:

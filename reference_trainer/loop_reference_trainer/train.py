@@ -30,8 +30,8 @@ import optax
 from flax import nnx
 
 from loop_shared.model_package import remove_partial_writes
+from loop_trainer.logic import Reporter, TrainingError, TrainingJob
 
-from ..logic import Reporter, TrainingError, TrainingJob
 from .data import Split, batch, input_size, letterbox, load_split, validation_share
 from .devices import Parallel, parallel_for
 from .evaluate import NMS_IOU, Evaluation, Prediction, best_threshold, confusion_matrix, evaluate, select, to_original

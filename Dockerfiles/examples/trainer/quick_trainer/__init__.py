@@ -1,1 +1,0 @@
-"""Example trainer plugin: the reference trainer with smaller, faster defaults."""
