@@ -1,12 +1,12 @@
 """Evaluation of the reference detector: NMS, COCO-style average precision, precision and recall at the model's
 threshold, and the per-category confusion counts the Loop shows.
 
-Average precision follows COCO's definition: per class and IoU threshold, detections (the 100 best per image)
-sorted by score are matched greedily to the unmatched true object they overlap most; precision is made
-monotone and read at 101 recall points. mAP@0.5 is the mean over classes with objects at IoU 0.5, mAP@0.5:0.95
-the mean over IoU 0.50, 0.55, ..., 0.95. Point classes match by centre distance instead of IoU (a similarity
-that is 1 at the same place and 0.5 at POINT_DISTANCE pixels). tests/trainer checks the figures against
-pycocotools.
+Average precision follows COCO's definition, as loop_shared.detection_metrics computes it for the converter too:
+per class and IoU threshold, detections (the 100 best per image) sorted by score are matched greedily to the
+unmatched true object they overlap most; precision is made monotone and read at 101 recall points. mAP@0.5 is
+the mean over classes with objects at IoU 0.5, mAP@0.5:0.95 the mean over IoU 0.50, 0.55, ..., 0.95. Point
+classes match by centre distance instead of IoU (a similarity that is 1 at the same place and 0.5 at
+POINT_DISTANCE pixels). tests/reference_trainer checks the figures against pycocotools.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from loop_shared.detection_metrics import average_precision, greedy_match, pairwise_iou
 from loop_shared.yolo import DEFAULT_IOU_THRESHOLD
 from loop_shared.yolo import select as nms
 
@@ -22,7 +23,6 @@ Box = tuple[float, float, float, float, int]            # x1, y1, x2, y2, class
 Prediction = tuple[float, float, float, float, int, float]  # ... and score
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
-RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 POINT_DISTANCE = 8.0
 MAX_DETECTIONS = 100
 F1_TOLERANCE = 0.02   # F1 differences this small are within the noise of a validation split
@@ -57,14 +57,7 @@ def similarity(a: np.ndarray, b: np.ndarray, point: bool) -> np.ndarray:
         distance = np.hypot(*(ca[:, None, :] - cb[None, :, :]).transpose(2, 0, 1))
         result: np.ndarray = np.maximum(0.0, 1.0 - distance / (2 * POINT_DISTANCE))
         return result
-    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = ix * iy
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    overlap: np.ndarray = np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-    return overlap
+    return pairwise_iou(a, b)
 
 
 def _matches(preds: list[Prediction], truths: list[Box], point: bool) -> np.ndarray:
@@ -75,24 +68,8 @@ def _matches(preds: list[Prediction], truths: list[Box], point: bool) -> np.ndar
     overlap = similarity(np.array([p[:4] for p in preds], np.float64), np.array([t[:4] for t in truths], np.float64),
                          point)
     for t, threshold in enumerate(IOU_THRESHOLDS):
-        used = np.zeros(len(truths), bool)
-        for k in range(len(preds)):
-            candidates = np.where(used, -1.0, overlap[k])
-            best = int(np.argmax(candidates))
-            if candidates[best] >= min(threshold, 1 - 1e-10):
-                used[best] = True
-                hits[k, t] = True
+        hits[:, t] = greedy_match(overlap, min(threshold, 1 - 1e-10)) >= 0
     return hits
-
-
-def _ap(scores: np.ndarray, hits: np.ndarray, total: int) -> float:
-    order = np.argsort(-scores, kind="mergesort")
-    tp = np.cumsum(hits[order])
-    recall = tp / total
-    precision = tp / np.arange(1, len(tp) + 1)
-    precision = np.maximum.accumulate(precision[::-1])[::-1] if len(precision) else precision
-    at = np.searchsorted(recall, RECALL_POINTS, side="left")
-    return float(np.mean([precision[i] if i < len(precision) else 0.0 for i in at]))
 
 
 @dataclass
@@ -141,7 +118,7 @@ def evaluate(predictions: list[list[Prediction]], truths: list[list[Box]], class
             continue
         s = np.array(scores, np.float64)
         h = np.concatenate(hits) if hits else np.zeros((0, len(IOU_THRESHOLDS)), bool)
-        per_threshold = [_ap(s, h[:, t], total) for t in range(len(IOU_THRESHOLDS))]
+        per_threshold = [average_precision(s, h[:, t], total) for t in range(len(IOU_THRESHOLDS))]
         result.ap50[cls], result.ap50_95[cls] = per_threshold[0], float(np.mean(per_threshold))
     result.precision = tp / (tp + fp) if tp + fp else 0.0
     result.recall = tp / result.objects if result.objects else 0.0

@@ -3,7 +3,9 @@
 The definition is COCO's: per class, detections sorted by score are matched greedily to the unmatched reference
 box of the same class they overlap most (IoU at least the threshold); precision is interpolated at 101 recall
 points; mAP is the mean over the classes that have reference boxes. The converter uses it with a source model's
-own detections as the reference, to see what a conversion changed.
+own detections as the reference, to see what a conversion changed; the reference trainer's evaluation
+(loop_reference_trainer.evaluate) scores its epochs with the same `pairwise_iou`, `greedy_match` and
+`average_precision`, so there is one definition of the figures.
 
 Optionally, `ignored` boxes (per image) are neither hits nor misses, as COCO's ignore regions: a candidate that
 matches none of the references but overlaps an ignored box of its class, with a score within `ignored_drift` of
@@ -32,44 +34,60 @@ class Box:
 
 
 def iou(a: Box, b: Box) -> float:
-    w = min(a.x2, b.x2) - max(a.x1, b.x1)
-    h = min(a.y2, b.y2) - max(a.y1, b.y1)
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    union = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter
-    return inter / union if union > 0 else 0.0
+    return float(pairwise_iou(np.array([[a.x1, a.y1, a.x2, a.y2]]), np.array([[b.x1, b.y1, b.x2, b.y2]]))[0, 0])
 
 
-def _match(candidates: list[Box], references: list[Box], threshold: float) -> list[int]:
-    """For candidates sorted by score: the index of the reference each one matched, or -1."""
-    used: set[int] = set()
-    matches = []
-    for box in candidates:
-        best, best_iou = -1, threshold
-        for k, ref in enumerate(references):
-            if k in used or ref.category != box.category:
-                continue
-            overlap = iou(box, ref)
-            if overlap >= best_iou:
-                best, best_iou = k, overlap
-        if best >= 0:
-            used.add(best)
-        matches.append(best)
+def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in a (n x 4, x1 y1 x2 y2) with every box in b (m x 4): n x m, 0 where they do not touch."""
+    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = ix * iy
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    overlap: np.ndarray = np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    return overlap
+
+
+def greedy_match(overlap: np.ndarray, threshold: float) -> np.ndarray:
+    """overlap: candidates (best first) x references. For each candidate in turn, the index of the unmatched
+    reference it overlaps most (the first of equals) if that overlap reaches `threshold`, else -1."""
+    matches = np.full(overlap.shape[0], -1)
+    if overlap.shape[1] == 0:
+        return matches
+    used = np.zeros(overlap.shape[1], bool)
+    for k in range(overlap.shape[0]):
+        candidates = np.where(used, -1.0, overlap[k])
+        best = int(np.argmax(candidates))
+        if candidates[best] >= threshold:
+            used[best] = True
+            matches[k] = best
     return matches
 
 
-def _interpolated_ap(hits: np.ndarray, total: int) -> float:
+def average_precision(scores: np.ndarray, hits: np.ndarray, total: int) -> float:
+    """COCO's AP of detections with these scores, `hits` saying which matched, against `total` true objects:
+    precision made monotone and read at 101 recall points. nan when there is nothing to find."""
     if total == 0:
         return float("nan")
-    if hits.size == 0:
-        return 0.0
-    tp = np.cumsum(hits)
+    order = np.argsort(-scores, kind="mergesort")  # stable: equal scores keep their order
+    tp = np.cumsum(hits[order])
     recall = tp / total
-    precision = tp / np.arange(1, hits.size + 1)
-    precision = np.maximum.accumulate(precision[::-1])[::-1]  # the best precision at this recall or beyond
+    precision = tp / np.arange(1, len(tp) + 1)
+    if len(precision):
+        precision = np.maximum.accumulate(precision[::-1])[::-1]  # the best precision at this recall or beyond
     at = np.searchsorted(recall, RECALL_POINTS, side="left")
-    return float(np.mean([precision[i] if i < precision.size else 0.0 for i in at]))
+    return float(np.mean([precision[i] if i < len(precision) else 0.0 for i in at]))
+
+
+def _match(candidates: list[Box], references: list[Box], threshold: float) -> list[int]:
+    """For candidates sorted by score: the index of the reference of the same class each one matched, or -1."""
+    if not candidates or not references:
+        return [-1] * len(candidates)
+    overlap = pairwise_iou(np.array([[c.x1, c.y1, c.x2, c.y2] for c in candidates], np.float64),
+                           np.array([[r.x1, r.y1, r.x2, r.y2] for r in references], np.float64))
+    same_class = np.array([c.category for c in candidates])[:, None] == np.array([r.category for r in references])
+    return [int(m) for m in greedy_match(np.where(same_class, overlap, -1.0), threshold)]
 
 
 @dataclass
@@ -108,7 +126,8 @@ def compare(references: list[list[Box]], candidates: list[list[Box]], threshold:
                 drift.append(abs(box.score - refs[match].score))
     ap = {}
     for category, total in totals.items():
-        entries = sorted(scored.get(category, []), key=lambda s: -s[0])
-        ap[category] = _interpolated_ap(np.array([hit for _, hit in entries], dtype=np.float64), total)
+        entries = scored.get(category, [])
+        ap[category] = average_precision(np.array([score for score, _ in entries], np.float64),
+                                         np.array([hit for _, hit in entries], np.float64), total)
     mean_ap = float(np.mean(list(ap.values()))) if ap else float("nan")
     return Comparison(ap, mean_ap, drift)

@@ -11,6 +11,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from loop_reference_trainer.evaluate import best_threshold, confusion_matrix, evaluate
+from loop_shared.detection_metrics import Box, compare
 
 
 def scene(rng: np.random.Generator, classes: int) -> tuple[list[tuple], list[tuple]]:
@@ -111,3 +112,15 @@ def test_threshold_stays_below_a_plateau_edge_set_by_one_stray_detection() -> No
     # F1: 80/81 = 0.988 from 0.35 to 0.65 (within 0.02 of 1.0), 80/82 = 0.976 at 0.25-0.3 (not)
     assert best_threshold(preds, truths, 1) == 0.35
 
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_the_trainer_and_the_converter_score_alike(seed: int) -> None:
+    """One definition of AP: the reference trainer's evaluation and loop_shared's comparison agree exactly."""
+    rng = np.random.default_rng(seed)
+    classes = int(rng.integers(1, 4))
+    pairs = [scene(rng, classes) for _ in range(40)]
+    truths, preds = [t for t, _ in pairs], [p for _, p in pairs]
+    ours = evaluate(preds, truths, classes, conf=0.25)
+    shared = compare([[Box(*t, score=1.0) for t in gts] for gts in truths], [[Box(*p) for p in ps] for ps in preds])
+    assert ours.ap50 == shared.ap  # per class to the last bit; the means differ only in summation order
+    assert ours.map50 == pytest.approx(shared.mean_ap, abs=1e-12)
