@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SERVICES := shared testkit stub_loop detector trainer reference_trainer converter
 PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
-.PHONY: install test browser-deps demo-model lint run bench chaos e2e images base-image wheels wheels-gpu image-gpu \
+.PHONY: install test test-deps demo-model lint run bench chaos e2e images base-image wheels wheels-gpu image-gpu \
 	e2e-gpu up down clean help compat lock swarm-up swarm-down swarm-e2e
 
 help:
@@ -35,12 +35,13 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
 
 install: $(STAMP)
 
-test: $(STAMP) browser-deps
+test: $(STAMP) test-deps
 	$(BIN)/pytest
 
-# the page tests (tests/pages/) drive a real headless Chromium; apt installs it where missing and possible
-browser-deps:
-	@bash scripts/browser_deps.sh
+# the page tests (tests/pages/) drive a real headless Chromium, the fsync test strace; apt installs them where
+# missing and possible (in CI, where impossible, the run fails)
+test-deps:
+	@bash scripts/test_deps.sh
 
 # the demo project's first model, committed in stub_loop/stub_loop/demo_model/: the reference trainer on generated
 # images of the demo's categories, checked on the demo image (a few minutes of CPU; see scripts/demo_model.py)
