@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 
-from loop_shared.loop_api import DeploymentTarget, ModelList, UploadedModel, paths
+from loop_shared.loop_api import DeploymentTarget, LoopModel, ModelList, UploadedModel, paths
 
 from ..deps import LoggedIn, StoreDep, TrainingNumber, get_received, get_settings, get_store, public_host
 from ..packages import check_format, store_model_format
@@ -95,7 +95,7 @@ def deployment_target(org: str, project: str, store: StoreDep) -> DeploymentTarg
 
 @router.put(paths.DEPLOYMENT_TARGET.template)  # by people and tests; nodes only read it
 def set_deployment_target(org: str, project: str, store: StoreDep,
-                          body: dict[str, str] = Body(examples=[{"version": "1.0"}])) -> dict[str, str]:
+                          body: dict[str, str] = Body(examples=[{"version": "1.0"}])) -> DeploymentTarget:
     """Set the deployment target by `{"version": ...}` or `{"model_uuid": ...}`."""
     store.require_project(org, project)
     if "model_uuid" in body:
@@ -109,12 +109,12 @@ def set_deployment_target(org: str, project: str, store: StoreDep,
         raise HTTPException(status_code=422, detail="send {\"version\": \"1.0\"} or {\"model_uuid\": \"...\"}")
     store.set_deployment(org, project, model["id"])
     log.info("deployment target of %s/%s is now %s", org, project, model["version"])
-    return {"model_uuid": model["id"], "version": model["version"]}
+    return DeploymentTarget(model_uuid=model["id"], version=model["version"])
 
 
 @upload_router.post("/{org}/projects/{project}/{fmt}")
 async def upload_new_model(org: str, project: str, fmt: str, request: Request,
-                           comment: str | None = None) -> dict[str, Any]:
+                           comment: str | None = None) -> LoopModel:
     """Upload a model zip (`files=@model.zip`) in a format; it becomes the project's next model version."""
     store = get_store(request)
     await asyncio.to_thread(store.require_project, org, project)
@@ -126,4 +126,5 @@ async def upload_new_model(org: str, project: str, fmt: str, request: Request,
     except BaseException:
         await asyncio.to_thread(store.delete_model, org, project, model["id"])
         raise
-    return {**await asyncio.to_thread(store.model, org, project, model["id"]), "host": public_host(request)}
+    stored = await asyncio.to_thread(store.model, org, project, model["id"])
+    return LoopModel.model_validate({**stored, "host": public_host(request)})

@@ -16,9 +16,11 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse
 from prometheus_client import CollectorRegistry
 
+from loop_shared.loop_api import LoopImage
 from loop_shared.pages import install_pages
 
 from ..deps import SettingsDep, StoreDep
+from ..schemas import ImagePage, ProjectPage, ProjectSummaries
 from ..stats import StoreStats, StubCollector
 from ..store import NotFound, Store
 from ..trainer_hub import TrainerHub
@@ -56,36 +58,39 @@ def _model_figures(store: Store, model: dict[str, Any]) -> dict[str, dict[str, A
 
 
 @router.get("/ui/projects")
-def projects(request: Request, store: StoreDep) -> dict[str, Any]:
+def projects(request: Request, store: StoreDep) -> ProjectSummaries:
     """Every project with its image counts per state, models, deployed version and trainings per state."""
     stats = _stats(request)
     images, trainings, models, deployed = (stats.image_counts(), stats.training_counts(), stats.model_counts(),
                                            stats.deployed())
-    return {"projects": [{"organization": org, "project": project, "images": images.get((org, project), {}),
-                          "trainings": trainings.get((org, project), {}), "models": models.get((org, project), 0),
-                          "deployed": deployed.get((org, project))} for org, project in store.projects()]}
+    return ProjectSummaries.model_validate({"projects": [
+        {"organization": org, "project": project, "images": images.get((org, project), {}),
+         "trainings": trainings.get((org, project), {}), "models": models.get((org, project), 0),
+         "deployed": deployed.get((org, project))} for org, project in store.projects()]})
 
 
 @router.get("/ui/{org}/{project}")
-def project(org: str, project: str, request: Request, store: StoreDep) -> dict[str, Any]:
+def project(org: str, project: str, request: Request, store: StoreDep) -> ProjectPage:
     """Categories, image counts, models (with the figures of each format's model.json), the deployment target,
     trainings (state history, progress timeline, metrics updates) and the detectors' last statuses."""
     store.require_project(org, project)
     deployment = store.deployment(org, project)
-    return {"organization": org, "project": project, "categories": store.categories(org, project),
-            "images": _stats(request).image_counts().get((org, project), {}),
-            "models": [{**m, "figures": _model_figures(store, m)} for m in store.models(org, project)],
-            "deployed": deployment["version"] if deployment else None,
-            "trainings": store.trainings(org, project), "detectors": store.detectors(org, project)}
+    return ProjectPage.model_validate({
+        "organization": org, "project": project, "categories": store.categories(org, project),
+        "images": _stats(request).image_counts().get((org, project), {}),
+        "models": [{**m, "figures": _model_figures(store, m)} for m in store.models(org, project)],
+        "deployed": deployment["version"] if deployment else None,
+        "trainings": store.trainings(org, project), "detectors": store.detectors(org, project)})
 
 
 @router.get("/ui/{org}/{project}/images")
 def images(org: str, project: str, store: StoreDep, state: str | None = None,
-           offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=200)] = 48) -> dict[str, Any]:
+           offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=200)] = 48) -> ImagePage:
     """Image data (annotations and detections) of one state or all, newest last, a page at a time."""
     store.require_project(org, project)
     ids = store.image_ids(org, project, state if state in STATES else None)
-    return {"total": len(ids), "offset": offset, "images": store.images(org, project, ids[offset:offset + limit])}
+    return ImagePage.model_validate({"total": len(ids), "offset": offset,
+                                     "images": store.images(org, project, ids[offset:offset + limit])})
 
 
 @router.get("/ui/{org}/{project}/images/{image_id}.jpg")
@@ -115,6 +120,7 @@ def demo_jpg(store: StoreDep, settings: SettingsDep) -> FileResponse:
 
 
 @router.get("/demo.json")
-def demo_json(store: StoreDep, settings: SettingsDep) -> dict[str, Any]:
+def demo_json(store: StoreDep, settings: SettingsDep) -> LoopImage:
     """The demo image's data: its annotations are what a good model finds in it."""
-    return demo_image(store, settings.organization or "zauberzeug", settings.project or "demo")
+    image = demo_image(store, settings.organization or "zauberzeug", settings.project or "demo")
+    return LoopImage.model_validate(image)

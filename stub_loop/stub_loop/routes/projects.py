@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import unquote
 
 import cv2
@@ -21,6 +21,7 @@ from loop_shared.schemas import ImageMetadata
 
 from ..deps import LoggedIn, StoreDep, get_received, get_store
 from ..project_factory import GeneratorRequest, generate_project
+from ..schemas import GeneratedProject, ImagesReceived, ProjectInfo, StatusMessage
 from ..store import NotFound, now_iso
 
 router = APIRouter()
@@ -51,13 +52,13 @@ class GeneratorBody(BaseModel):
 
 
 @router.post("/{org}/projects/generator")
-def generator(org: str, body: GeneratorBody, store: StoreDep) -> dict[str, Any]:
+def generator(org: str, body: GeneratorBody, store: StoreDep) -> GeneratedProject:
     """Create (or re-create) a project of synthetic images with exact annotations."""
     try:
-        request = GeneratorRequest(**body.model_dump())
-        return generate_project(store, org, request)
+        generated = generate_project(store, org, GeneratorRequest(**body.model_dump()))
     except ValueError as e:
         raise HTTPException(status_code=422, detail=str(e)) from e
+    return GeneratedProject.model_validate(generated)
 
 
 @router.get(paths.PROJECTS.template, dependencies=[LoggedIn])
@@ -67,16 +68,17 @@ def projects(store: StoreDep) -> ProjectList:
 
 
 @router.get("/{org}/projects/{project}", dependencies=[LoggedIn])
-def project(org: str, project: str, store: StoreDep) -> dict[str, Any]:
+def project(org: str, project: str, store: StoreDep) -> ProjectInfo:
     store.require_project(org, project)
-    return {"id": project, "organization": org, "categories": store.categories(org, project)}
+    return ProjectInfo.model_validate({"id": project, "organization": org,
+                                      "categories": store.categories(org, project)})
 
 
 @router.delete("/{org}/projects/{project}")
-def delete_project(org: str, project: str, store: StoreDep, keep_images: bool = False) -> dict[str, str]:
+def delete_project(org: str, project: str, store: StoreDep, keep_images: bool = False) -> StatusMessage:
     store.require_project(org, project)
     store.delete_project(org, project, keep_images=keep_images)
-    return {"status": "deleted"}
+    return StatusMessage(status="deleted")
 
 
 @router.get(paths.IMAGE_IDS.template, dependencies=[LoggedIn])
@@ -123,7 +125,7 @@ def _pair_uploads(files: list[UploadFile]) -> dict[str, dict[str, UploadFile]]:
 
 
 @router.post(paths.IMAGE_UPLOAD.template)
-async def upload_images(org: str, project: str, request: Request) -> dict[str, Any]:
+async def upload_images(org: str, project: str, request: Request) -> ImagesReceived:
     """The detectors' outbox target: repeated multipart `files`, a JSON part and a JPEG part per image.
 
     Any broken item makes the whole batch 422, as the Loop does; images already received (same file stem and
@@ -164,4 +166,4 @@ async def upload_images(org: str, project: str, request: Request) -> dict[str, A
         _, created = await asyncio.to_thread(store.add_image, org, project, jpeg, record, key)
         stored, duplicates = stored + created, duplicates + (not created)
     log.info("received %d images for %s/%s (%d already known)", stored, org, project, duplicates)
-    return {"stored": stored, "duplicates": duplicates}
+    return ImagesReceived(stored=stored, duplicates=duplicates)

@@ -6,18 +6,17 @@ answers 409 to a repeated model format, so its contents cannot show a repeat.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from ..deps import ReceivedDep
+from ..schemas import Received
 
 router = APIRouter(tags=["received (stub only)"])
 
 
 @router.get("/stats/received")
 def received(counts: ReceivedDep, organization: str | None = None, project: str | None = None,
-             repeated: bool = False) -> dict[str, Any]:
+             repeated: bool = False) -> Received:
     """Per image (identifier and JPEG digest) and per model format: how many times it arrived. `repeated=true`
     lists only what arrived more than once; `summary` adds up received, distinct and repeats."""
-    return counts.listing(organization, project, repeated)
+    return Received.model_validate(counts.listing(organization, project, repeated))

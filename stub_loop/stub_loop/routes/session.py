@@ -11,20 +11,21 @@ from fastapi import APIRouter, Form, HTTPException, Request, Response
 from loop_shared.loop_api import paths
 
 from ..deps import SESSION_COOKIE, SettingsDep, StoreDep
+from ..schemas import StatusMessage
 
 router = APIRouter()
 log = logging.getLogger("stub.session")
 
 
 @router.get(paths.STATUS.template)
-def status() -> dict[str, str]:
+def status() -> StatusMessage:
     """Liveness of the Loop: nodes poll this before logging in."""
-    return {"status": "ok"}
+    return StatusMessage(status="ok")
 
 
 @router.post(paths.LOGIN.template)
 def login(response: Response, store: StoreDep, settings: SettingsDep,
-          username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "") -> dict[str, str]:
+          username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "") -> StatusMessage:
     """Form login; sets the `session` cookie that every protected route and the Socket.IO handshake need."""
     if not settings.open_login:
         # compared as UTF-8 bytes: hmac.compare_digest refuses str with non-ASCII characters (a TypeError, a 500)
@@ -35,13 +36,13 @@ def login(response: Response, store: StoreDep, settings: SettingsDep,
             raise HTTPException(status_code=401, detail="wrong user name or password")
     token = store.create_session(username)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax")
-    return {"status": "logged in"}
+    return StatusMessage(status="logged in")
 
 
 @router.post("/logout")
-def logout(request: Request, response: Response, store: StoreDep) -> dict[str, str]:
+def logout(request: Request, response: Response, store: StoreDep) -> StatusMessage:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         store.delete_session(token)
     response.delete_cookie(SESSION_COOKIE)
-    return {"status": "logged out"}
+    return StatusMessage(status="logged out")

@@ -13,6 +13,15 @@ from loop_shared.loop_api import paths
 from loop_shared.schemas import Detections, DetectorStatus
 
 from ..deps import LoggedIn, ReceivedDep, StoreDep, TrainingNumber, get_store
+from ..schemas import (
+    DetectionsReceived,
+    DetectorList,
+    StatusMessage,
+    TrainerList,
+    Training,
+    TrainingAck,
+    TrainingList,
+)
 from ..trainer_hub import NoTrainerError, TrainerHub
 
 router = APIRouter()
@@ -35,7 +44,7 @@ def _hub(request: Request) -> TrainerHub:
 
 @router.post("/{org}/projects/{project}/trainings")
 async def start_training(org: str, project: str, request: Request,
-                         body: TrainingRequest | None = None) -> dict[str, Any]:
+                         body: TrainingRequest | None = None) -> Training:
     """Send `begin_training` to a connected idle trainer of the project; 409 when there is none."""
     store = get_store(request)
     await asyncio.to_thread(store.require_project, org, project)
@@ -43,29 +52,29 @@ async def start_training(org: str, project: str, request: Request,
     if body.base_model_uuid:
         await asyncio.to_thread(store.model, org, project, body.base_model_uuid)
     try:
-        return await _hub(request).begin_training(org, project, body.model_dump())
+        return Training.model_validate(await _hub(request).begin_training(org, project, body.model_dump()))
     except NoTrainerError as e:
         raise HTTPException(status_code=409, detail=str(e)) from e
 
 
 @router.get("/{org}/projects/{project}/trainings")
-def trainings(org: str, project: str, store: StoreDep) -> dict[str, Any]:
+def trainings(org: str, project: str, store: StoreDep) -> TrainingList:
     """Every training with state, progress, metrics and resulting model (also as the Loop's `charts`)."""
     store.require_project(org, project)
     items = store.trainings(org, project)
     charts = [{"data": [{"model_id": t["model_id"], "training_number": t["number"]}
                         for t in reversed(items) if t["model_id"]]}]
-    return {"trainings": items, "charts": charts}
+    return TrainingList.model_validate({"trainings": items, "charts": charts})
 
 
 @router.get("/{org}/projects/{project}/trainings/{number}")
-def training(org: str, project: str, number: TrainingNumber, store: StoreDep) -> dict[str, Any]:
-    return store.training(org, project, number)
+def training(org: str, project: str, number: TrainingNumber, store: StoreDep) -> Training:
+    return Training.model_validate(store.training(org, project, number))
 
 
 @router.post("/{org}/projects/{project}/trainings/{number}/{action}")
 async def control_training(org: str, project: str, number: TrainingNumber, action: str,
-                           request: Request) -> dict[str, Any]:
+                           request: Request) -> TrainingAck:
     """`stop` (finish with the best model so far) or `abort` (discard it)."""
     if action not in ("stop", "abort"):
         raise HTTPException(status_code=404, detail=f"unknown action {action!r}: use stop or abort")
@@ -77,18 +86,18 @@ async def control_training(org: str, project: str, number: TrainingNumber, actio
         raise HTTPException(status_code=409, detail=str(e)) from e
     if action == "abort":
         await asyncio.to_thread(store.update_training, record["id"], state="aborted")
-    return {"ack": ack}
+    return TrainingAck(ack=ack)
 
 
 @router.get("/trainers")
-def trainers(request: Request) -> dict[str, Any]:
+def trainers(request: Request) -> TrainerList:
     """Connected trainers and their last status (stub-only inspection)."""
-    return {"trainers": _hub(request).trainers()}
+    return TrainerList.model_validate({"trainers": _hub(request).trainers()})
 
 
 @router.post(paths.DETECTIONS.template, dependencies=[LoggedIn])
 def upload_detections(org: str, project: str, store: StoreDep, counts: ReceivedDep,
-                      body: list[Any] = Body()) -> dict[str, int]:
+                      body: list[Any] = Body()) -> DetectionsReceived:
     """The trainer's detection pass: a JSON list of Detections with `image_id`, at most 100 per request."""
     store.require_project(org, project)
     if len(body) > 100:
@@ -104,17 +113,17 @@ def upload_detections(org: str, project: str, store: StoreDep, counts: ReceivedD
             raise HTTPException(status_code=422, detail="every detections object needs an image_id")
         data = item.model_dump(mode="json", exclude={"image_id"})
         stored += store.set_detections(org, project, item.image_id, data)
-    return {"stored": stored, "unknown_images": len(items) - stored}
+    return DetectionsReceived(stored=stored, unknown_images=len(items) - stored)
 
 
 @router.post(paths.DETECTOR_STATUS.template, dependencies=[LoggedIn])
-def detector_status(org: str, project: str, status: DetectorStatus, store: StoreDep) -> dict[str, str]:
+def detector_status(org: str, project: str, status: DetectorStatus, store: StoreDep) -> StatusMessage:
     store.require_project(org, project)
     store.put_detector(org, project, status.model_dump(mode="json"))
-    return {"status": "OK"}
+    return StatusMessage(status="OK")
 
 
 @router.get("/{org}/projects/{project}/detectors")
-def detectors(org: str, project: str, store: StoreDep) -> dict[str, Any]:
+def detectors(org: str, project: str, store: StoreDep) -> DetectorList:
     store.require_project(org, project)
-    return {"detectors": store.detectors(org, project)}
+    return DetectorList.model_validate({"detectors": store.detectors(org, project)})
