@@ -1,8 +1,9 @@
-"""Print the README's configuration tables from the settings classes, so the docs cannot drift from the code.
+"""Print docs/configuration.md's tables from the settings classes, so the docs cannot drift from the code.
 
 The rendering is loop_shared.cli's, which also answers every node's `--help`.
 
-Usage: .venv/bin/python scripts/settings_table.py [--write]
+Usage: .venv/bin/python scripts/settings_table.py [--write]   (--write rewrites them in docs/configuration.md,
+between its `<!-- settings:start -->` and `<!-- settings:end -->` markers; tests/test_docs.py checks they match)
 """
 
 from __future__ import annotations
@@ -33,19 +34,23 @@ def tables() -> str:
 
 
 def readme_with_tables(readme: str) -> str:
+    """`readme` (a Markdown page) with the tables between its markers rendered anew; a page without them is an
+    error, so the tables are never appended to the wrong file."""
     start, end = "<!-- settings:start -->", "<!-- settings:end -->"
+    if start not in readme or end not in readme:
+        raise ValueError(f"the page has no {start} ... {end} markers")
     head, _, rest = readme.partition(start)
     _, _, tail = rest.partition(end)
     return f"{head}{start}\n{tables()}\n{end}{tail}"
 
 
 def main() -> None:
-    """Rewrite the tables in README.md (with --write) or print them."""
+    """Rewrite the tables in docs/configuration.md (with --write) or print them."""
     import sys
     from pathlib import Path
 
     if "--write" in sys.argv:
-        path = Path(__file__).resolve().parents[1] / "README.md"
+        path = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
         path.write_text(readme_with_tables(path.read_text()))
     else:
         print(tables())

@@ -111,7 +111,6 @@ def test_configuration_tables_match_the_settings() -> None:
     page = path.read_text()
     assert "<!-- settings:start -->" in page and "<!-- settings:end -->" in page
     assert module.readme_with_tables(page) == page, (
-        "docs/configuration.md differs from the settings classes; rewrite its tables with: .venv/bin/python -c "
-        "\"import runpy, pathlib; p = pathlib.Path('docs/configuration.md'); "
-        "p.write_text(runpy.run_path('scripts/settings_table.py')['readme_with_tables'](p.read_text()))\"")
+        "docs/configuration.md differs from the settings classes; rewrite its tables with: "
+        ".venv/bin/python scripts/settings_table.py --write")
     assert "`LOOP_DETECTOR_LOGIC`" in page and "`LOOP_HOST`" in page
