@@ -45,6 +45,13 @@ def node_env(stub: Service, data_dir: Path, project: str, **extra: str) -> dict[
     return env
 
 
+def loop_away_env(data_dir: Path, project: str, **extra: str) -> dict[str, str]:
+    """A node's settings with the Loop away (nothing listens at its address): what it accepts stays on its disk."""
+    return {"LOOP_HOST": f"127.0.0.1:{free_port()}", "LOOP_USERNAME": USERNAME, "LOOP_PASSWORD": PASSWORD,
+            "LOOP_ORGANIZATION": ORG, "LOOP_PROJECT": project, "LOOP_DATA_DIR": str(data_dir),
+            "LOOP_NODE_PORT": str(free_port()), **extra}
+
+
 @pytest.fixture
 def start_node(tmp_path: Path) -> Iterator[Callable[..., Service]]:
     started: list[Service] = []

@@ -44,13 +44,7 @@ class QuotaBook:
 
     def allows(self, scope: str, windows: Windows, now: float) -> bool:
         """Whether one more upload in `scope` stays within every window's limit."""
-        if not windows:
-            return True
-        with self._lock:
-            times = self._times.get(scope)
-            if not times:
-                return all(limit > 0 for _, limit in windows)
-            return all(sum(1 for t in times if t > now - seconds) < limit for seconds, limit in windows)
+        return self.wait(scope, windows, now) == 0
 
     def wait(self, scope: str, windows: Windows, now: float) -> float:
         """Seconds until one more upload in `scope` fits every window (0 when it fits now, inf for a limit of 0).
@@ -62,9 +56,9 @@ class QuotaBook:
         with self._lock:
             times = self._times.get(scope, deque())
             for seconds, limit in windows:
-                inside = [t for t in times if t > now - seconds]
                 if limit <= 0:
                     return float("inf")
+                inside = [t for t in times if t > now - seconds]
                 if len(inside) >= limit:
                     wait = max(wait, inside[len(inside) - limit] + seconds - now)
         return wait

@@ -18,11 +18,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 
-from loop_testkit.processes import BIN, free_port
-from tests.conftest import ORG, PASSWORD, USERNAME
+from loop_testkit.processes import BIN
+from tests.conftest import loop_away_env
 
 STRACE = shutil.which("strace")
 CALLS = "openat,open,write,writev,sendto,sendmsg,fsync,fdatasync,rename,renameat,renameat2,close"
@@ -85,17 +87,14 @@ def traced_detector(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-    port, data = free_port(), tmp_path / "detector"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOP_")}
-    # the Loop is away (nothing listens there): the accepted image stays in the outbox, the trace stays short
-    env.update({"LOOP_HOST": f"127.0.0.1:{free_port()}", "LOOP_USERNAME": USERNAME, "LOOP_PASSWORD": PASSWORD,
-                "LOOP_ORGANIZATION": ORG, "LOOP_PROJECT": "fsync", "LOOP_DATA_DIR": str(data),
-                "LOOP_NODE_PORT": str(port)})
+    data = tmp_path / "detector"
+    settings = loop_away_env(data, "fsync")  # the accepted image stays in the outbox, the trace stays short
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOOP_")} | settings
     trace = tmp_path / "trace.txt"
     with open(tmp_path / "detector.log", "wb") as log:
         proc = subprocess.Popen([str(STRACE), "-f", "-qq", "-s", "48", "-e", f"trace={CALLS}", "-o", str(trace),
                                  str(BIN / "loop-detector")], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{settings['LOOP_NODE_PORT']}"
     try:
         deadline = time.monotonic() + 90  # a traced start is slower; bounded, and only the event is waited for
         while True:
@@ -129,8 +128,7 @@ def stop(tracer: subprocess.Popen[bytes]) -> None:
 def test_an_uploaded_image_is_fsynced_and_its_directory_too_before_the_answer(
         traced_detector: tuple[str, Path, Path]) -> None:
     url, trace, data = traced_detector
-    image = (Path(__file__).resolve().parents[2] / "stub_loop" / "stub_loop" / "demo_model" / "demo.jpg")
-    jpeg = image.read_bytes() if image.exists() else _tiny_jpeg()
+    jpeg = cv2.imencode(".jpg", np.full((32, 32, 3), 128, np.uint8))[1].tobytes()
     marker = trace.stat().st_size
     answer = httpx.post(url + "/upload", files=[("files", ("a.jpg", jpeg, "image/jpeg"))], timeout=30)
     assert answer.status_code == 200, answer.text
@@ -163,9 +161,3 @@ def test_an_uploaded_image_is_fsynced_and_its_directory_too_before_the_answer(
     response = answers[-1]
     assert dir_synced.index < response.index, "the answer left before the queue's directory was synced"
 
-
-def _tiny_jpeg() -> bytes:
-    import cv2
-    import numpy as np
-
-    return cv2.imencode(".jpg", np.full((32, 32, 3), 128, np.uint8))[1].tobytes()

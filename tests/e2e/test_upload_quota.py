@@ -9,8 +9,8 @@ import cv2
 import httpx
 import numpy as np
 
-from loop_testkit.processes import Service, free_port
-from tests.conftest import ORG, PASSWORD, USERNAME
+from loop_testkit.processes import Service
+from tests.conftest import loop_away_env
 
 
 def jpeg(seed: int) -> bytes:
@@ -21,11 +21,8 @@ def jpeg(seed: int) -> bytes:
 def test_an_upload_over_the_quota_gets_429_with_retry_after_and_is_not_kept(
         start_node: Callable[..., Service], tmp_path: Path) -> None:
     data = tmp_path / "detector"
-    # the Loop is away (nothing listens there): whatever the detector accepts stays in its outbox to be counted
-    detector = start_node("loop-detector", {
-        "LOOP_HOST": f"127.0.0.1:{free_port()}", "LOOP_USERNAME": USERNAME, "LOOP_PASSWORD": PASSWORD,
-        "LOOP_ORGANIZATION": ORG, "LOOP_PROJECT": "quota", "LOOP_DATA_DIR": str(data),
-        "LOOP_NODE_PORT": str(free_port()), "LOOP_UPLOAD_QUOTA_PER_MINUTE": "2"})
+    # the Loop is away: whatever the detector accepts stays in its outbox to be counted
+    detector = start_node("loop-detector", loop_away_env(data, "quota", LOOP_UPLOAD_QUOTA_PER_MINUTE="2"))
 
     def upload(seed: int, **params: str) -> httpx.Response:
         return httpx.post(detector.url + "/upload", params=params, timeout=30,

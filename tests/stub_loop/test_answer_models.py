@@ -10,34 +10,19 @@ import io
 import json
 import zipfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import BaseModel
 
 from loop_shared.loop_api import LoopImage, LoopModel, paths
-from loop_shared.settings import load_settings
 from stub_loop import schemas
-from stub_loop.app import create_app
 from stub_loop.routes.pages import demo_image
-from stub_loop.settings import StubSettings
 from stub_loop.store import Store
+from tests.stub_loop.conftest import PASSWORD, USER, stub_fastapi
 
-ORG, PROJECT, USER, PASSWORD = "zauberzeug", "demo", "tester", "pw-answers"
-
-
-def inner(app: Any) -> FastAPI:
-    fastapi_app = getattr(app, "other_asgi_app", app)  # the FastAPI app inside the Socket.IO wrapper
-    assert isinstance(fastapi_app, FastAPI)
-    return fastapi_app
-
-
-@pytest.fixture
-def stub_app(tmp_path: Path) -> Any:
-    return create_app(load_settings(StubSettings, data_dir=tmp_path / "stub", username=USER, password=PASSWORD))
+ORG, PROJECT = "zauberzeug", "demo"
 
 
 @pytest.fixture
@@ -54,7 +39,7 @@ FILE_ROUTES = {("get", paths.API_PREFIX + paths.IMAGE_FILE.template),
 
 
 def test_every_json_route_declares_an_answer_model(stub_app: Any) -> None:
-    schema = inner(stub_app).openapi()
+    schema = stub_fastapi(stub_app).openapi()
     checked = 0
     for path, operations in schema["paths"].items():
         if not (path.startswith(("/api/", "/ui/")) or path == "/demo.json"):
@@ -100,7 +85,7 @@ async def test_answers_validate_against_their_models_and_carry_what_the_store_ho
     assert model["host"] == "stub.test" and model["comment"] == "uploaded"
     assert (await http.post(f"{api}/detectors", json={"uuid": "d1", "name": "det", "model_format": "onnx"})).json() \
         == {"status": "OK"}
-    store: Store = inner(stub_app).state.store
+    store: Store = stub_fastapi(stub_app).state.store
     training = store.new_training(ORG, PROJECT, "trainer-1", {"model_variant": "small"})
     # what a trainer's reports leave behind: fields no model lists, an integer metric that must stay an integer
     store.update_training(training["id"], state="train", progress=0.5, states=["init", "train"],

@@ -17,28 +17,15 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from fastapi import FastAPI
 
 from loop_shared.errors import LoopNotFoundError
 from loop_shared.loop_api import LoopApi, ProjectApi, paths
 from loop_shared.loop_client import LoopClient, RetryPolicy
 from loop_shared.schemas import Detections, DetectorStatus
 from loop_shared.settings import NodeSettings, load_settings
-from stub_loop.app import create_app
-from stub_loop.settings import StubSettings
+from tests.stub_loop.conftest import PASSWORD, USER, stub_fastapi
 
-ORG, PROJECT, USER, PASSWORD = "zauberzeug", "parity", "tester", "pw-parity"
-
-
-def stub_fastapi(app: Any) -> FastAPI:
-    inner = getattr(app, "other_asgi_app", app)  # the FastAPI app inside the Socket.IO wrapper
-    assert isinstance(inner, FastAPI)
-    return inner
-
-
-@pytest.fixture
-def stub_app(tmp_path: Path) -> Any:
-    return create_app(load_settings(StubSettings, data_dir=tmp_path / "stub", username=USER, password=PASSWORD))
+ORG, PROJECT = "zauberzeug", "parity"
 
 
 @pytest.fixture
