@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from loop_shared.loop_api import LoopApi
 from loop_shared.loop_client import LoopClient
 from loop_shared.settings import NodeSettings, load_settings
 from loop_trainer.downloader import Downloader
@@ -40,7 +41,7 @@ async def _download(stub_port: int, project: str, dest: Path, ids_count: int) ->
     settings = load_settings(NodeSettings, host=f"127.0.0.1:{stub_port}", username=USER, password=PASSWORD)
     client = LoopClient(settings)
     try:
-        downloader = Downloader(client, ORG, project, dest, concurrency=10)
+        downloader = Downloader(LoopApi(client).project(ORG, project), dest, concurrency=10)
         ids = await downloader.image_ids("complete")
         started = time.monotonic()
         await downloader.image_data(ids)

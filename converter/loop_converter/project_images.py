@@ -12,8 +12,7 @@ import logging
 from pathlib import Path
 
 from loop_shared.errors import LoopError
-from loop_shared.loop_api import IMAGES_PER_REQUEST, LoopApi, ProjectApi
-from loop_shared.loop_client import LoopClient
+from loop_shared.loop_api import IMAGES_PER_REQUEST, ProjectApi
 from loop_shared.names import is_safe_name
 
 log = logging.getLogger("converter.images")
@@ -44,18 +43,17 @@ async def _download(api: ProjectApi, ids: list[str], directory: Path) -> list[Pa
     return paths
 
 
-async def project_images(loop: LoopClient | ProjectApi, org: str, project: str, directory: Path, calibration: int,
+async def project_images(api: ProjectApi, directory: Path, calibration: int,
                          evaluation: int) -> tuple[list[Path], list[Path]]:
     """(calibration images, evaluation images), at most `calibration` and `evaluation` of them; the Loop being
     unreachable or the project empty gives fewer, or none."""
-    api = LoopApi(loop).project(org, project) if isinstance(loop, LoopClient) else loop
     if calibration <= 0 and evaluation <= 0:
         return [], []
     try:
         ids = await _ids(api)
         tests = await _test_ids(api, ids) if evaluation > 0 else set()
     except LoopError as e:
-        log.warning("no images from %s/%s for the conversion: %s", org, project, e)
+        log.warning("no images from %s/%s for the conversion: %s", api.org, api.project, e)
         return [], []
     if tests:
         checking = [i for i in ids if i in tests][:evaluation]

@@ -161,7 +161,7 @@ class Worker:
             except Exception as e:
                 raise ConversionError(f"cannot fetch the {source} package: {one_line(e)}") from e
             calibration, evaluation = await project_images(
-                api, org, project, tmp_dir, self.logic.calibration_images, self.settings.accuracy_images)
+                api, tmp_dir, self.logic.calibration_images, self.settings.accuracy_images)
             out_dir = tmp_dir / "target"
             out_dir.mkdir()
             started = time.perf_counter()

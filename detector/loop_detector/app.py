@@ -12,6 +12,7 @@ import socketio
 from fastapi import FastAPI
 
 from loop_shared.identity import node_uuid
+from loop_shared.loop_api import LoopApi
 from loop_shared.loop_client import LoopClient
 from loop_shared.pages import install_pages
 from loop_shared.plugins import load_plugin_class
@@ -70,7 +71,8 @@ def create_app(settings: DetectorSettings, logic_cls: type[DetectorLogic] | None
                           QuotaBook(outbox_dir / "quotas.json", max_scopes=4 * settings.max_cameras),
                           metrics)
     engine = Engine(settings, metrics, policy, outbox)
-    deployment = Deployment(settings, client, engine, logic_cls, metrics, node_uuid(settings.data_dir, name), name,
+    project = LoopApi(client).project(settings.organization, settings.project)
+    deployment = Deployment(settings, project, engine, logic_cls, metrics, node_uuid(settings.data_dir, name), name,
                             tasks)
 
     @asynccontextmanager

@@ -17,8 +17,7 @@ import time
 from typing import Any
 
 from loop_shared.errors import LoopError, LoopNotFoundError
-from loop_shared.loop_api import LoopApi, ProjectApi
-from loop_shared.loop_client import LoopClient
+from loop_shared.loop_api import ProjectApi
 from loop_shared.names import UnsafeNameError, safe_name
 from loop_shared.schemas import DetectorStatus, ModelInformation, ModelVersionResponse, OperationMode, VersionMode
 from loop_shared.tasks import TaskHealth, one_line, spawn
@@ -41,15 +40,13 @@ class VersionError(ValueError):
 
 
 class Deployment:
-    def __init__(self, settings: DetectorSettings, loop: LoopClient | ProjectApi, engine: Engine,
+    def __init__(self, settings: DetectorSettings, api: ProjectApi, engine: Engine,
                  logic_cls: type[DetectorLogic], metrics: DetectorMetrics, node_id: str, name: str,
                  health: TaskHealth) -> None:
         self.settings, self.engine, self.logic_cls, self.metrics = settings, engine, logic_cls, metrics
         self.health = health
         self.node_id, self.name = node_id, name
-        # a client (the app passes one) or the project's API itself (unit tests pass a fake)
-        self.api = LoopApi(loop).project(settings.organization, settings.project) \
-            if isinstance(loop, LoopClient) else loop
+        self.api = api
         self.state = DeploymentState(settings.data_dir / "detector_state.json", settings.version_control_default)
         self.cache = ModelCache(settings.data_dir / "models", self.api)
         self.errors: dict[str, str] = {}  # reported to the Loop in the status

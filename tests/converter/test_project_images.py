@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 
 from loop_converter.project_images import project_images
+from loop_shared.loop_api import LoopApi
 from loop_shared.loop_client import LoopClient
 from loop_shared.settings import NodeSettings, load_settings
 from loop_testkit.processes import Service
@@ -25,13 +26,15 @@ async def test_the_check_takes_the_test_images_then_what_the_calibration_left(
     client = LoopClient(load_settings(NodeSettings, host=f"127.0.0.1:{stub.port}", username=USERNAME,
                                       password=PASSWORD))
     try:
-        calibration, check = await project_images(client, ORG, "few", tmp_path, calibration=8, evaluation=12)
+        calibration, check = await project_images(LoopApi(client).project(ORG, "few"), tmp_path, calibration=8,
+                                                  evaluation=12)
         # every test image, then the annotated images after the calibration's, up to 12; none in both
         assert [p.stem for p in calibration] == others[:8]
         assert [p.stem for p in check] == [i for i in ids if i in tests] + others[8:8 + 12 - len(tests)]
         assert not {p.stem for p in calibration} & {p.stem for p in check}
         # enough test images: only those
-        _, check = await project_images(client, ORG, "few", tmp_path / "b", calibration=8, evaluation=2)
+        _, check = await project_images(LoopApi(client).project(ORG, "few"), tmp_path / "b", calibration=8,
+                                     evaluation=2)
         assert [p.stem for p in check] == [i for i in ids if i in tests][:2]
     finally:
         await client.close()

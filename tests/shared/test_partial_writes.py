@@ -83,7 +83,7 @@ def _record(path: Path) -> None:
 
 
 async def _downloads(path: Path) -> None:
-    await Downloader(None, "org", "project", path.parent, concurrency=1).images([])  # type: ignore[arg-type]
+    await Downloader(None, path.parent, concurrency=1).images([])  # type: ignore[arg-type]
 
 
 OWNERS: dict[str, tuple[str, Callable[[Path], Any]]] = {

@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
+from loop_shared.loop_api import LoopApi
 from loop_shared.loop_client import LoopClient
 from loop_shared.settings import NodeSettings, load_settings
 from loop_testkit.processes import Service
@@ -25,7 +26,7 @@ async def test_downloads_skip_existing_files_and_drop_corrupt_images(
     broken.write_bytes(broken.read_bytes()[:200])  # a truncated JPEG on the Loop
     settings = load_settings(NodeSettings, host=f"127.0.0.1:{stub.port}", username=USERNAME, password=PASSWORD)
     client = LoopClient(settings)
-    downloader = Downloader(client, ORG, "dl", tmp_path / "images", concurrency=3)
+    downloader = Downloader(LoopApi(client).project(ORG, "dl"), tmp_path / "images", concurrency=3)
     progress: list[float] = []
     try:
         assert await downloader.image_ids("complete") == ids

@@ -21,8 +21,7 @@ import cv2
 import numpy as np
 
 from loop_shared.errors import LoopResponseError
-from loop_shared.loop_api import IMAGES_PER_REQUEST, LoopApi, ProjectApi
-from loop_shared.loop_client import LoopClient
+from loop_shared.loop_api import IMAGES_PER_REQUEST, ProjectApi
 from loop_shared.model_package import remove_partial_writes
 from loop_shared.names import inside, is_safe_name
 
@@ -47,10 +46,8 @@ def image_is_valid(path: Path) -> bool:
 
 
 class Downloader:
-    def __init__(self, loop: LoopClient | ProjectApi, org: str, project: str, images_dir: Path,
-                 concurrency: int) -> None:
-        # a client (as bench/ passes one) or the project's API itself (as the trainer and unit tests do)
-        self.api = LoopApi(loop).project(org, project) if isinstance(loop, LoopClient) else loop
+    def __init__(self, api: ProjectApi, images_dir: Path, concurrency: int) -> None:
+        self.api = api
         self.images_dir, self.concurrency = images_dir, concurrency
         self.progress = 0.0
         images_dir.mkdir(parents=True, exist_ok=True)

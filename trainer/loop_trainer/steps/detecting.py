@@ -25,8 +25,7 @@ async def run(ctx: StepContext) -> None:
         archive = await ctx.api.download_model(record.model_id, ctx.logic.model_format, tdir, "detect_model.zip")
         await asyncio.to_thread(extract_package, archive, model_dir)
         archive.unlink(missing_ok=True)
-    downloader = Downloader(ctx.api, record.organization, record.project, ctx.paths.images_dir(record),
-                            ctx.settings.download_concurrency)
+    downloader = Downloader(ctx.api, ctx.paths.images_dir(record), ctx.settings.download_concurrency)
     ids: list[str] = []
     for i, state in enumerate(DETECTION_STATES):
         ids.extend(await downloader.image_ids(state))

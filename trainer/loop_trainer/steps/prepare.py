@@ -17,8 +17,7 @@ async def run(ctx: StepContext) -> None:
     record = ctx.record
     tdir = ctx.training_dir
     tdir.mkdir(parents=True, exist_ok=True)
-    downloader = Downloader(ctx.api, record.organization, record.project, ctx.paths.images_dir(record),
-                            ctx.settings.download_concurrency)
+    downloader = Downloader(ctx.api, ctx.paths.images_dir(record), ctx.settings.download_concurrency)
     ids = await downloader.image_ids("complete")
     wanted = set(ids)
     data = [d for d in await downloader.image_data(ids, lambda p: ctx.set_progress(0.2 * p)) if d["id"] in wanted]
