@@ -1,5 +1,6 @@
-"""Data parallelism over CPU devices: a batch split over two devices trains the same model as on one device
-(gradients summed across devices, batch statistics over the whole batch)."""
+"""Data parallelism over CPU devices: a batch split over two devices (half of each array on each, checked where the
+shards live) trains the same model as on one device (gradients summed across devices, batch statistics over the
+whole batch)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,16 @@ SCRIPT = textwrap.dedent("""
 
     single = gradients(lambda a: [jax.numpy.asarray(x) for x in a])
     parallel = parallel_for(4)
+    # where the batch lives: each array split along its first axis, half of it on each device
+    for array, placed in zip(arrays, parallel.put_batch(*arrays), strict=True):
+        assert placed.sharding.device_set == set(jax.devices()), placed.sharding
+        assert not placed.sharding.is_fully_replicated, placed.sharding
+        shards = sorted(placed.addressable_shards, key=lambda s: s.device.id)
+        assert [s.device for s in shards] == sorted(jax.devices(), key=lambda d: d.id), shards
+        assert [s.index[0] for s in shards] == [slice(0, 2), slice(2, 4)], [s.index for s in shards]
+        for shard in shards:
+            assert shard.data.devices() == {shard.device}
+            np.testing.assert_array_equal(np.asarray(shard.data), array[shard.index])
     split = gradients(lambda a: parallel.put_batch(*a))
     assert abs(single[0] - split[0]) < 1e-5 * abs(single[0]), (single[0], split[0])
     for one, two in ((single[1], split[1]), (single[2], split[2])):
