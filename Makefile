@@ -8,7 +8,7 @@ SERVICES := shared testkit stub_loop detector trainer reference_trainer converte
 PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
 .PHONY: install test test-deps demo-model lint run bench chaos e2e images base-image wheels wheels-gpu image-gpu \
-	e2e-gpu up down clean help compat lock swarm-up swarm-down swarm-e2e
+	e2e-gpu up down clean help compat lock swarm-up swarm-down swarm-e2e mutate
 
 help:
 	@echo "make install   create .venv with every service, the stub Loop and the dev tools"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint      ruff and mypy"
 	@echo "make bench     benchmarks; figures printed and written to bench/results/"
 	@echo "make chaos     kill -9, outages, restarts, a hostile Loop, big input, fuzzing; chaos/results/"
+	@echo "make mutate    mutation testing (mutmut) of the guarantee-carrying modules; bench/results/mutation.md"
 	@echo "make up        build the images and start the compose stack (stub Loop + nodes) in Docker"
 	@echo "make e2e       build the images, run the compose stack, play the whole loop, tear down"
 	@echo "make swarm-up  build the images and deploy deploy/swarm/stack.yml as stack $(STACK) (swarm init if needed)"
@@ -61,6 +62,11 @@ bench: $(STAMP)
 
 chaos: $(STAMP)
 	$(BIN)/python -m chaos.run
+
+# mutmut over the modules of mutation/targets.toml, one at a time and one worker, each against its unit tests;
+# MUTATE="quotas ..." picks targets (then nothing is written to bench/results/). See docs/mutation.md.
+mutate: $(STAMP)
+	$(BIN)/python -m mutation.run $(MUTATE)
 
 # Docker: this machine's engine cannot pull, so by default the images build FROM a Debian base made here
 # (make base-image) with dependencies from host-downloaded wheels (make wheels). Where pulling works:
