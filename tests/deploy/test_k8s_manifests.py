@@ -122,6 +122,13 @@ def test_detectors_scale_on_requests_in_flight_with_cpu_as_fallback(rendered: di
     assert detector["LOOP_REPLICA_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}  # each pod its identity
 
 
+def test_the_detector_service_keeps_a_client_on_one_pod(rendered: dict) -> None:
+    """A Socket.IO session lives in one pod; a polling client's requests come on several connections."""
+    spec = rendered[("Service", "detector")]["spec"]
+    assert spec["sessionAffinity"] == "ClientIP"
+    assert spec["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] >= 3600
+
+
 def test_every_node_has_a_stable_ordinal_and_a_volume_of_its_own(rendered: dict) -> None:
     for name, service in (("detector", "detector-pods"), ("converter", "converter"), ("trainer", "trainer")):
         spec = rendered[("StatefulSet", name)]["spec"]
