@@ -110,6 +110,17 @@ def check(model_dir: Path) -> list[dict[str, Any]]:
         return match_truth(image, found)
 
 
+def decide(candidate: Path, out: Path) -> tuple[bool, list[dict[str, Any]]]:
+    """Check the packed `candidate` on the demo image: if it finds every annotated object it replaces `out`
+    (True), else `out` stays as it was (False). Returns the decision and the per-object matches."""
+    matches = check(candidate)
+    if not all_found(matches):
+        return False, matches
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(candidate, out)
+    return True, matches
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=500, help="generated training + test images")
@@ -130,14 +141,12 @@ def main() -> int:
                   "minutes": round((time.monotonic() - started) / 60, 1)}
     candidate = work / "package"
     package(candidate, onnx, metadata, provenance)
-    matches = check(candidate)
+    replaced, matches = decide(candidate, args.out)
     print(json.dumps({"metadata": {k: v for k, v in metadata.items() if k != "categories"},
                       "demo_image": matches}, indent=2))
-    if not all_found(matches):
+    if not replaced:
         print("the model misses objects of the demo image; not replacing", args.out, file=sys.stderr)
         return 1
-    shutil.rmtree(args.out, ignore_errors=True)
-    shutil.copytree(candidate, args.out)
     print(f"wrote {args.out} ({(args.out / 'model.onnx').stat().st_size // 1024} KiB)")
     return 0
 
