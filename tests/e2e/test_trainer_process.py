@@ -1,4 +1,6 @@
-"""The trainer and the stub Loop as processes: a whole training, kill and resume, stop, abort."""
+"""The trainer and the stub Loop as processes: a whole training, kill and resume, stop, abort. What the trainer
+uploaded is counted at the stub's wire (its receive counters count every upload request as it arrives, also the
+ones its store refuses with 409 or would keep once), so a model sent twice fails a test whatever the stub kept."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import httpx
 import pytest
 
 from loop_testkit.processes import Service, wait_until
+from loop_testkit.received_counts import model_format_arrivals
 from tests.conftest import ORG, node_env
 
 PROJECT = "trainproj"
@@ -67,6 +70,7 @@ def test_a_training_goes_through_every_state_and_leaves_a_model_and_detections(
     assert done["metrics"]["confusion_matrix"] and done["metrics"]["train_image_count"] == 24
     models = loop.get(f"/{ORG}/projects/{PROJECT}/models", params={"format": "onnx"}).json()["models"]
     assert [m["id"] for m in models] == [done["model_id"]]
+    assert model_format_arrivals(stub.url, ORG, PROJECT) == {(done["model_id"], "onnx"): 1}  # sent once
     inbox = loop.get(f"/{ORG}/projects/{PROJECT}/data", params={"state": "inbox"}).json()["image_ids"]
     images = loop.get(f"/{ORG}/projects/{PROJECT}/images", params={"ids": ",".join(inbox)}).json()["images"]
     assert all("detections_updated" in image for image in images)
@@ -95,7 +99,8 @@ def test_killed_trainer_resumes_the_same_training(
     assert done["state"] == "done", trainer.log()
     assert "resuming training" in trainer.log()
     assert not list((data_dir / "training").glob("*"))  # cleaned up after the training
-    assert len(loop.get(f"/{ORG}/projects/{PROJECT}/models").json()["models"]) == 1
+    # killed before its upload step, the resumed trainer sent its one model once
+    assert model_format_arrivals(stub.url, ORG, PROJECT) == {(done["model_id"], "onnx"): 1}
 
 
 def test_stop_uploads_the_best_model_and_abort_discards_it(
@@ -118,4 +123,5 @@ def test_stop_uploads_the_best_model_and_abort_discards_it(
     status = httpx.get(f"{trainer.url}/status").json()
     assert status["state"] == "idle" and status["training"] is None
     assert list((data_dir / "training").iterdir()) == []  # checkpoint, logs and record discarded
-    assert len(loop.get(f"/{ORG}/projects/{PROJECT}/models").json()["models"]) == 1
+    # the stopped training's model went out once; the aborted one sent none
+    assert model_format_arrivals(stub.url, ORG, PROJECT) == {(done["model_id"], "onnx"): 1}
