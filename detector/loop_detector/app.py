@@ -29,7 +29,7 @@ from .outbox_dirs import adopt_orphans, claim
 from .quotas import QuotaBook
 from .relevance_filter import RelevanceFilter
 from .request_metrics import RequestMetrics
-from .routes import control, detect, health, upload
+from .routes import control, detect, health, reload, upload
 from .settings import DetectorSettings
 from .sio_server import create_sio
 from .upload_policy import UploadPolicy
@@ -93,7 +93,7 @@ def create_app(settings: DetectorSettings, logic_cls: type[DetectorLogic] | None
     app.state.outbox, app.state.metrics, app.state.health = outbox, metrics, tasks
     app.state.outbox_lock, app.state.registry = outbox_lock, metrics.registry
     install_error_handlers(app)
-    for module in (upload, control, health):
+    for module in (upload, control, reload, health):
         app.include_router(module.router)
     install_pages(app, Path(__file__).with_name("static"))
     document_paths(app, detect.OPENAPI_PATHS)

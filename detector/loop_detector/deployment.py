@@ -1,12 +1,12 @@
 """Model deployment: follow the Loop's target (or a pinned version), and report the detector's status.
 
-Every poll interval, while idle, the deployment target is read from the Loop; in `follow_loop` mode it becomes
-the target, and a target not served (or not in the best format) is handed to the model switch
-(model_switch.py: download, build, warm up, swap, failure pauses). `pause` keeps what serves; a specific version
-pins a model by its version number. The mode and the target are persisted (deployment_state.py), so a restart
-without the Loop serves the last model. The status goes to the Loop every status interval and whenever the
-served model or the operation mode changes. The version and model id the Loop names become a directory name only
-after `loop_shared.names` accepted them.
+Every poll interval, while idle, the deployment target is read from the Loop; in `follow_loop` mode it becomes the
+target, and a target not served (or not in the best format) is handed to the model switch (model_switch.py:
+download, build, warm up, swap, failure pauses; a reload builds the served model again from its files). `pause`
+keeps what serves; a specific version pins a model by its version number. The mode and the target are persisted
+(deployment_state.py), so a restart without the Loop serves the last model. The status goes to the Loop every status
+interval and whenever the served model or the operation mode changes. The version and model id the Loop names become
+a directory name only after `loop_shared.names` accepted them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from loop_shared.errors import LoopError, LoopNotFoundError
@@ -23,7 +24,7 @@ from loop_shared.schemas import DetectorStatus, ModelInformation, ModelVersionRe
 from loop_shared.tasks import TaskHealth, one_line, spawn
 
 from .deployment_state import DeploymentState, Target
-from .engine import Engine
+from .engine import ActiveModel, Engine
 from .logic import DetectorLogic
 from .metrics import DetectorMetrics
 from .model_cache import ModelCache
@@ -163,6 +164,13 @@ class Deployment:
         if await self.switch.update(target):
             await self.sync_status()
 
+    async def reload(self) -> ActiveModel:
+        """soft_reload and POST /reload: the served model built again from its files (see ModelSwitch.reload).
+        The Loop hears of it in the background, so a slow or absent Loop does not hold up the answer."""
+        model = await self.switch.reload()
+        self._in_background(self.sync_status())
+        return model
+
     # version control -----------------------------------------------------------------------------------------
     async def set_version_mode(self, value: str) -> None:
         """`follow_loop`, `pause`, or a version number (`1.2`) the Loop has exactly one model of."""
@@ -213,6 +221,9 @@ class Deployment:
     async def set_operation_mode(self, mode: OperationMode) -> None:
         if mode != self.operation_mode:
             self.operation_mode = mode
-            task = asyncio.create_task(self.sync_status())
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(self.sync_status())
+
+    def _in_background(self, report: Coroutine[Any, Any, bool]) -> None:
+        task = asyncio.create_task(report)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

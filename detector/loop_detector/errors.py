@@ -55,6 +55,13 @@ class LogicError(DetectorError):
     status_code = 500
 
 
+class ReloadError(DetectorError):
+    """The served model's files did not load again (soft_reload, POST /reload); the model loaded before keeps
+    serving."""
+
+    status_code = 500
+
+
 def answer(exc: Exception, where: str) -> tuple[int, dict[str, str]]:
     """The status and body a request gets for an error (the hot path in routes/detect.py answers with it too)."""
     return error_answer(exc, where, "detector")

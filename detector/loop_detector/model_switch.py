@@ -5,7 +5,8 @@ model appears later (a converter finished), it replaces the served one the same 
 model is built and warmed up (in its own thread, however long an engine build takes) while the old one keeps
 serving, then swapped in atomically; `building` says what is under way. A package that fails (bad zip, no
 model.json, a model that will not load) is reported (errors["update_model"]) and retried only after a growing
-pause, never in a tight loop; meanwhile the next format that works is served.
+pause, never in a tight loop; meanwhile the next format that works is served. A reload (soft_reload, POST /reload)
+builds the served model again from its folder the same way, with a new logic.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from loop_shared.tasks import one_line
 
 from .deployment_state import DeploymentState, Target
 from .engine import ActiveModel, Engine
+from .errors import NotReadyError, ReloadError
 from .logic import DetectorLogic
 from .metrics import DetectorMetrics
 from .model_cache import FormatMissing, ModelCache
@@ -124,14 +126,39 @@ class ModelSwitch:
             return fmt
         return None
 
-    async def build_and_swap(self, directory: Path, fmt: str) -> None:
-        """Load and warm up in a thread of its own (an engine build may take minutes), then swap atomically."""
+    async def reload(self) -> ActiveModel:
+        """Build the served model again from its folder as it is on disk now (model.json and weights) with a new
+        logic, warm it up while the current one serves, then swap, as a deployment does. Waits for a deployment
+        in progress to finish first, then reloads what it left serving. Returns the model now serving; raises
+        NotReadyError when nothing serves, ReloadError when the files do not load (the current model serves on)."""
+        async with self._lock:
+            active = self.engine.active
+            if active is None:
+                raise NotReadyError("no model loaded yet: nothing to reload")
+            self.building = {"version": active.info.version, "format": active.format, "since": time.time()}
+            try:
+                served = await self.build_and_swap(active.directory, active.format)
+            except Exception as e:
+                log.error("reloading model %s from %s failed; still serving it as loaded before: %s",
+                          active.info.version, active.directory, one_line(e))
+                raise ReloadError(f"reloading model {active.info.version} from its files failed: {one_line(e)}; "
+                                  "the model loaded before keeps serving") from e
+            finally:
+                self.building = None
+        log.info("reloaded model %s (%s) from %s", served.info.version, served.format, served.directory)
+        return served
+
+    async def build_and_swap(self, directory: Path, fmt: str) -> ActiveModel:
+        """Load and warm up in a thread of its own (an engine build may take minutes), then swap atomically;
+        returns the model swapped in."""
         info = await asyncio.to_thread(read_model_info, directory)
         logic = self.logic_cls(info, directory, self.settings)
         await asyncio.to_thread(logic.load)
         await asyncio.to_thread(self.engine.warm_up, logic, info.resolution)
-        self.engine.swap(ActiveModel(logic, info, directory, fmt))
+        model = ActiveModel(logic, info, directory, fmt)
+        self.engine.swap(model)
         await asyncio.to_thread(self.state.save, directory.name)
+        return model
 
     def _record_failure(self, target: Target, fmt: str, directory: Path, error: Exception) -> None:
         key = (target["id"], fmt)

@@ -7,7 +7,7 @@ What the detector shares with the reference detector node (`/about`, `/model_ver
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +28,20 @@ class DetectorNotReady(NotReady):
     """`GET /ready` 503: no model is loaded yet; `reason` says why (e.g. the last failed build)."""
 
     building: dict[str, Any] | None = Field(description=BUILDING)
+
+
+class ErrorAnswer(BaseModel):
+    """What a typed error answers (errors.py): the message says what went wrong."""
+
+    detail: str
+
+
+class ReloadAnswer(BaseModel):
+    """`POST /reload` and Socket.IO `soft_reload`: the served model was built again from its files and serves."""
+
+    status: Literal["OK"] = "OK"
+    model_version: str = Field(description="The version now serving (its model.json as read again).")
+    model_format: str
 
 
 class OutboxBacklog(BaseModel):

@@ -29,6 +29,7 @@ from .engine import Autoupload, DetectOptions, Engine, ImageInput, now_created
 from .errors import DetectorError, InputError
 from .outbox import Outbox
 from .routes.control import about_response, parse_mode
+from .routes.reload import reload_answer
 
 log = logging.getLogger("detector.sio")
 MAX_MESSAGE = 64 * 2**20
@@ -134,8 +135,11 @@ def create_sio(engine: Engine, deployment: Deployment, outbox: Outbox) -> socket
         await outbox.set_mode(parse_mode(OutboxMode, str(data)))
         return {"status": "OK"}
 
+    async def soft_reload(sid: str, data: Any = None) -> dict[str, Any]:
+        return (await reload_answer(deployment)).model_dump()
+
     for handler in (detect, batch_detect, upload, info, about, get_model_version, set_model_version_mode,
-                    get_outbox_mode, set_outbox_mode):
+                    get_outbox_mode, set_outbox_mode, soft_reload):
         sio.on(handler.__name__, _safe(handler))
     return sio
 

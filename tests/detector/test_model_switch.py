@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+
+from loop_detector.errors import NotReadyError, ReloadError
 from tests.detector.deployment_kit import ORG, PROJECT, deployment, publish
 from tests.fake_loop import FakeLoop
 
@@ -75,3 +79,42 @@ async def test_a_model_that_does_not_load_in_any_format_is_reported_and_nothing_
     await d.switch.update({"id": "m2", "version": "1.1"})
     assert d.switch.current_version() == "1.0"  # still serving the old one
     assert "model 1.1 (m2) in onnx: RuntimeError: the model does not load" in d.errors["update_model"]
+
+
+async def test_a_reload_builds_a_new_logic_from_the_files_as_they_are_now_and_keeps_the_folder(tmp_path: Path) -> None:
+    loop = FakeLoop()
+    publish(loop.project(ORG, PROJECT), "m1", "1.0", {"onnx": b"weights"})
+    d = deployment(tmp_path, loop)
+    await d.switch.update(TARGET)
+    before = d.engine.active
+    assert before is not None and [c.name for c in before.info.categories] == []
+    model_json = before.directory / "model.json"
+    info = json.loads(model_json.read_text())
+    model_json.write_text(json.dumps({**info, "categories": [{"id": "c1", "name": "cat", "type": "box"}]}))
+    served = await d.reload()
+    assert served is d.engine.active and served.logic is not before.logic
+    assert [c.name for c in served.info.categories] == ["cat"]  # model.json was read again
+    assert before.retired and served.directory == before.directory and served.format == "onnx"
+    assert d.building is None and d.state.current_dir() == before.directory.name
+
+
+async def test_a_reload_whose_files_do_not_load_answers_an_error_and_the_loaded_model_serves_on(
+        tmp_path: Path) -> None:
+    loop = FakeLoop()
+    publish(loop.project(ORG, PROJECT), "m1", "1.0", {"onnx": b"weights"})
+    d = deployment(tmp_path, loop)
+    await d.switch.update(TARGET)
+    before = d.engine.active
+    assert before is not None
+    (before.directory / "model.onnx").write_bytes(b"broken")
+    with pytest.raises(ReloadError) as refused:
+        await d.reload()
+    assert str(refused.value) == ("reloading model 1.0 from its files failed: RuntimeError: the model does not load; "
+                                  "the model loaded before keeps serving")
+    assert d.engine.active is before and not before.retired
+    assert before.directory.exists() and d.building is None  # a reload never deletes the served model's files
+
+
+async def test_a_reload_with_no_model_served_is_not_ready(tmp_path: Path) -> None:
+    with pytest.raises(NotReadyError, match="nothing to reload"):
+        await deployment(tmp_path).reload()
