@@ -21,12 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import deque
 from pathlib import Path
 from typing import Any
 
 from loop_shared.backoff import Backoff
+from loop_shared.clock import SYSTEM_CLOCK, Clock, wait_event
 from loop_shared.errors import LoopInvalidError, LoopRateLimitedError, LoopResponseError, LoopUnavailableError
 from loop_shared.loop_api import LoopApi
 from loop_shared.loop_client import LoopClient
@@ -43,13 +43,15 @@ IN_FLIGHT_GRACE = 10.0  # at a stop, how long the answer to the upload under way
 
 
 class Outbox:
+    """Every wait of the delivery (backoff, idle, drain) and the delivery rate are on `clock`."""
+
     def __init__(self, root: Path, settings: DetectorSettings, client: LoopClient, metrics: DetectorMetrics,
-                 health: TaskHealth | None = None) -> None:
+                 health: TaskHealth | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self.store = OutboxStore(root, settings.outbox_max_items, settings.outbox_max_mb * 2**20, metrics)
         self.batch_size = settings.outbox_batch_size
         self.window = 1  # images in the next request: grows after successes, back to 1 after a failure
         self.backoff = Backoff(base=1.0, cap=settings.outbox_backoff_cap)
-        self.client, self.metrics = client, metrics
+        self.client, self.metrics, self.clock = client, metrics, clock
         self.health = health or TaskHealth(metrics.registry, "loop_detector")
         self.api = LoopApi(client).project(settings.organization, settings.project)
         self._mode = OutboxMode.CONTINUOUS_UPLOAD
@@ -81,7 +83,7 @@ class Outbox:
         """What waits, how fast the Loop took images lately, and how long the wait would take at that rate (None
         while nothing goes out, e.g. stopped, metered or the Loop away)."""
         store = self.store
-        now = time.monotonic()
+        now = self.clock.monotonic()
         recent = [(t, n) for t, n in self._delivered if now - t <= 300]
         rate = sum(n for _, n in recent) / max(1.0, now - recent[0][0]) if len(recent) > 1 else None
         waiting = store.depth()
@@ -146,20 +148,24 @@ class Outbox:
                 await task
 
     async def _drain(self, seconds: float) -> None:
-        waiting, started = self._sendable(), time.monotonic()
+        waiting, started = self._sendable(), self.clock.monotonic()
         log.info("shutdown: delivering the %d waiting images first (at most %.0f s)", waiting, seconds)
         state = self.health.tasks.get(TASK)
         failures = state.consecutive_failures if state else 0
         self._mode_changed.set()  # a backoff under way ends now: one more attempt
-        while self._sendable() and time.monotonic() - started < seconds:
+        ended = "the drain time ran out"
+        while self._sendable():
             state = self.health.tasks.get(TASK)
             if state is not None and state.consecutive_failures > failures:
-                break  # the Loop failed again: no use waiting out a backoff
-            await asyncio.sleep(0.05)
+                ended = "the Loop failed again"  # no use waiting out a backoff
+                break
+            if self.clock.monotonic() - started >= seconds:
+                break
+            await self.clock.sleep(0.05)
         left = self._sendable()
         log.log(logging.WARNING if left else logging.INFO, "shutdown: %d of %d waiting images delivered in %.1f s%s",
-                waiting - left, waiting, time.monotonic() - started,
-                f"; {left} stay on disk for the next start" if left else "")
+                waiting - left, waiting, self.clock.monotonic() - started,
+                f" ({ended}); {left} stay on disk for the next start" if left else "")
 
     async def _run(self) -> None:
         while True:  # ends when closing: checked after every wait and before the next batch
@@ -169,8 +175,7 @@ class Outbox:
                 return
             batch = await asyncio.to_thread(self.store.next_batch, self.window, self._priority_only())
             if not batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=5.0)
+                await wait_event(self._wakeup, 5.0, self.clock)
                 continue
             self._idle.clear()
             try:
@@ -187,8 +192,7 @@ class Outbox:
             if self._closing:
                 return
             self._mode_changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._mode_changed.wait(), timeout=delay)
+            await wait_event(self._mode_changed, delay, self.clock)
 
     async def _deliver(self, batch: list[Item]) -> float | None:
         """Send a batch; returns None when done with it, or how long to wait before trying again."""
@@ -225,7 +229,7 @@ class Outbox:
             return self._failed(f"Loop answered {e}")
         await asyncio.to_thread(self.store.remove, batch)
         self.metrics.uploaded.inc(len(batch))
-        self._delivered.append((time.monotonic(), len(batch)))
+        self._delivered.append((self.clock.monotonic(), len(batch)))
         log.debug("outbox delivered %d images", len(batch))
         return None
 

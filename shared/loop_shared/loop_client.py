@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from .backoff import Backoff, parse_retry_after, retry_after_seconds
+from .clock import SYSTEM_CLOCK, Clock
 from .errors import (
     LoopAuthError,
     LoopConflictError,
@@ -57,12 +58,13 @@ def _verify(settings: NodeSettings) -> ssl.SSLContext | bool:
 
 
 class LoopClient:
-    """One httpx client per node; safe to share between tasks."""
+    """One httpx client per node; safe to share between tasks. The waits between attempts are on `clock`."""
 
     def __init__(self, settings: NodeSettings, retry: RetryPolicy | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
         self.retry = retry or RetryPolicy()
+        self.clock = clock
         self._http = httpx.AsyncClient(base_url=settings.base_url + "/api",
                                        timeout=httpx.Timeout(settings.request_timeout),
                                        verify=_verify(settings), transport=transport)
@@ -120,7 +122,7 @@ class LoopClient:
                     raise failure from e
                 delay = backoff.next_delay()
                 log.warning("%s; retrying in %.1f s", failure, delay)
-                await asyncio.sleep(delay)
+                await self.clock.sleep(delay)
                 continue
             wait = _retry_delay(response, backoff)
             if wait is None:
@@ -131,7 +133,7 @@ class LoopClient:
                 raise LoopUnavailableError(f"{method} {path}: HTTP {response.status_code} after {attempts} "
                                            "attempts", response.status_code)
             log.warning("%s %s answered %d; retrying in %.1f s", method, path, response.status_code, wait)
-            await asyncio.sleep(wait)
+            await self.clock.sleep(wait)
         raise AssertionError("unreachable")
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
@@ -173,7 +175,7 @@ class LoopClient:
                                 raise answer_error("GET", path, 429, "", response.headers)
                             raise LoopUnavailableError(f"GET {path}: HTTP {response.status_code}",
                                                        response.status_code)
-                        await asyncio.sleep(delay)
+                        await self.clock.sleep(delay)
                         continue
                     if response.status_code != 200:
                         body = (await response.aread())[:200].decode(errors="replace")
@@ -202,7 +204,7 @@ class LoopClient:
                 failure = _connection_failure("GET", path, e)
                 if attempt == self.retry.attempts:
                     raise failure from e
-                await asyncio.sleep(backoff.next_delay())
+                await self.clock.sleep(backoff.next_delay())
         raise AssertionError("unreachable")
 
 

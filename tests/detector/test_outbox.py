@@ -1,4 +1,5 @@
-"""The outbox against a scripted Loop: durability, budget, backoff, bisection of refused batches."""
+"""The outbox against a scripted Loop: durability, budget, backoff, bisection of refused batches. Backoff and
+Retry-After are counted on a virtual clock (loop_testkit.virtual_clock) that only the test moves."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from loop_detector.metrics import DetectorMetrics
 from loop_detector.outbox import Outbox
 from loop_detector.outbox_store import Item
 from loop_detector.settings import DetectorSettings
+from loop_shared.clock import SYSTEM_CLOCK, Clock
 from loop_shared.loop_client import LoopClient, RetryPolicy
 from loop_shared.settings import load_settings
+from loop_testkit.virtual_clock import VirtualClock, gaps, within_backoff
 
 JPEG = b"\xff\xd8" + b"j" * 100
 PART = re.compile(r'filename="image_([^"]+)\.(json|jpg)"')
@@ -31,33 +34,41 @@ def wire(item_id: str) -> str:
 
 
 class FakeLoop:
-    """Accepts multipart uploads; answers from a policy function per batch of image ids (as sent, in order)."""
+    """Accepts multipart uploads; answers from a policy function per batch of image ids (as sent, in order).
+    `at` holds each request's moment on `clock`, `statuses` its answer."""
 
-    def __init__(self, policy: Callable[[list[str]], httpx.Response] | None = None) -> None:
+    def __init__(self, policy: Callable[[list[str]], httpx.Response] | None = None,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.policy = policy or (lambda ids: httpx.Response(200, json={}))
+        self.clock = clock
         self.received: list[str] = []
         self.requests: list[list[str]] = []
+        self.at: list[float] = []
+        self.statuses: list[int] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         parts = PART.findall(request.content.decode(errors="replace"))
         ids = [unquote(name) for name, ext in parts if ext == "json"]
         assert [unquote(name) for name, ext in parts if ext == "jpg"] == ids  # a JSON and a JPEG per item
         self.requests.append(ids)
+        self.at.append(self.clock.monotonic())
         response = self.policy(ids)
+        self.statuses.append(response.status_code)
         if response.status_code == 200:
             self.received.extend(ids)
         return response
 
 
-def make_outbox(tmp_path: Path, loop: FakeLoop, **overrides: object) -> tuple[Outbox, DetectorMetrics]:
+def make_outbox(tmp_path: Path, loop: FakeLoop, clock: Clock = SYSTEM_CLOCK,
+                **overrides: object) -> tuple[Outbox, DetectorMetrics]:
     options: dict[str, object] = {"outbox_backoff_cap": 0.2, **overrides}
     settings = load_settings(DetectorSettings, organization="o", project="p", host="loop.test", **options)
-    client = LoopClient(settings, RetryPolicy(attempts=1), transport=httpx.MockTransport(loop))
+    client = LoopClient(settings, RetryPolicy(attempts=1), transport=httpx.MockTransport(loop), clock=clock)
     metrics = DetectorMetrics()
-    return Outbox(tmp_path / "outbox", settings, client, metrics), metrics
+    return Outbox(tmp_path / "outbox", settings, client, metrics, clock=clock), metrics
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -118,36 +129,44 @@ async def test_refused_item_is_quarantined_and_the_rest_delivered(tmp_path: Path
 
 
 async def test_loop_down_backs_off_then_delivers_everything(tmp_path: Path) -> None:
+    """30 virtual seconds of a Loop answering 503: the attempts come 0.5-1, 1-2, 2-4, 4-8, 4-8 ... seconds apart
+    (capped exponential backoff with half-jitter), so 6 to 10 of them; the first after the Loop's return comes
+    within the cap and delivers everything."""
+    clock = VirtualClock()
     state = {"down": True}
 
     def policy(ids: list[str]) -> httpx.Response:
         return httpx.Response(503) if state["down"] else httpx.Response(200)
 
-    loop = FakeLoop(policy)
-    outbox, metrics = make_outbox(tmp_path, loop)
+    loop = FakeLoop(policy, clock)
+    outbox, metrics = make_outbox(tmp_path, loop, clock, outbox_backoff_cap=8.0)
     ids = [outbox.put(JPEG, {}) for _ in range(5)]
     outbox.start()
-    await asyncio.sleep(1.0)
+    await clock.advance(30.0)
     attempts_while_down = len(loop.requests)
-    assert 2 <= attempts_while_down <= 20  # backoff: retried, but no hot loop
+    assert within_backoff(gaps(loop.at), 1.0, 8.0) and 6 <= attempts_while_down <= 10, gaps(loop.at)
     assert outbox.depth() == 5
-    state["down"] = False
-    await wait_for(lambda: outbox.depth() == 0)
+    state["down"], back = False, clock.monotonic()
+    await clock.advance(8.0)
+    assert outbox.depth() == 0 and loop.statuses[attempts_while_down:] == [200, 200, 200]
+    assert loop.at[attempts_while_down] - back <= 8.0
     await outbox.close()
     assert sorted(loop.received) == sorted(map(wire, ids))
     assert metric(metrics, "loop_detector_outbox_upload_failures_total", reason="503") == attempts_while_down
 
 
 async def test_429_waits_for_retry_after(tmp_path: Path) -> None:
-    answers = [httpx.Response(429, headers={"retry-after": "0.6"}), httpx.Response(200)]
-    loop = FakeLoop(lambda ids: answers.pop(0) if len(answers) > 1 else answers[0])
-    outbox, _ = make_outbox(tmp_path, loop)
+    clock = VirtualClock()
+    answers = [httpx.Response(429, headers={"retry-after": "6"}), httpx.Response(200)]
+    loop = FakeLoop(lambda ids: answers.pop(0) if len(answers) > 1 else answers[0], clock)
+    outbox, _ = make_outbox(tmp_path, loop, clock)  # its own backoff would wait 0.1-0.2 s
     outbox.put(JPEG, {})
-    started = time.monotonic()
     outbox.start()
-    await wait_for(lambda: outbox.depth() == 0)
+    await clock.advance(5.9)
+    assert loop.statuses == [429] and outbox.depth() == 1
+    await clock.advance(0.1)
+    assert loop.statuses == [429, 200] and gaps(loop.at) == [6.0] and outbox.depth() == 0
     await outbox.close()
-    assert time.monotonic() - started >= 0.6
 
 
 async def test_budget_drops_oldest_normal_items_counted(tmp_path: Path) -> None:
@@ -178,18 +197,18 @@ async def test_stopped_mode_uploads_nothing(tmp_path: Path) -> None:
 
 async def test_new_images_do_not_cut_a_backoff_short(tmp_path: Path) -> None:
     """The retry storm of issue 11: with the Loop down, images arriving every 20 ms must not each trigger an
-    attempt; the outbox waits out its backoff (here 0.5..1 s per attempt, the cap)."""
-    loop = FakeLoop(lambda ids: httpx.Response(503))
-    outbox, _ = make_outbox(tmp_path, loop, outbox_backoff_cap=1.0)
+    attempt; the outbox waits out its backoff (here 0.5..1 s per attempt, the cap): over 2.5 virtual seconds and
+    125 images, 3 to 6 attempts, never two within half a second."""
+    clock = VirtualClock()
+    loop = FakeLoop(lambda ids: httpx.Response(503), clock)
+    outbox, _ = make_outbox(tmp_path, loop, clock, outbox_backoff_cap=1.0)  # the backoff starts at 1 s
     outbox.start()
-    started, puts = time.monotonic(), 0
-    while time.monotonic() - started < 2.5:
-        await asyncio.to_thread(outbox.put, JPEG, {})
-        puts += 1
-        await asyncio.sleep(0.02)
+    for _ in range(125):
+        outbox.put(JPEG, {})
+        await clock.advance(0.02)
     await outbox.close()
-    assert outbox.depth() == puts and puts >= 20  # (about 100 on an idle machine; each put fsyncs three times)
-    assert 2 <= len(loop.requests) <= 6, loop.requests
+    assert outbox.depth() == 125
+    assert within_backoff(gaps(loop.at), 1.0, 1.0) and 3 <= len(loop.requests) <= 6, gaps(loop.at)
 
 
 async def test_after_a_failure_requests_start_small_again(tmp_path: Path) -> None:

@@ -4,13 +4,13 @@ error each kind of answer becomes."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from loop_shared.clock import SYSTEM_CLOCK, Clock
 from loop_shared.errors import (
     LoopConflictError,
     LoopInvalidError,
@@ -25,6 +25,7 @@ from loop_shared.loop_api import LoopApi, ProjectApi
 from loop_shared.loop_client import LoopClient, RetryPolicy
 from loop_shared.schemas import Detections, DetectorStatus
 from loop_shared.settings import NodeSettings, load_settings
+from loop_testkit.virtual_clock import VirtualClock
 
 FAST = RetryPolicy(attempts=3, backoff_base=0.01, backoff_cap=0.02)
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -48,14 +49,15 @@ class Wire:
         return [f"{r.method} {r.url.path}" for r in self.requests]
 
 
-def api_for(wire: Wire) -> LoopApi:
+def api_for(wire: Wire, clock: Clock = SYSTEM_CLOCK) -> LoopApi:
+    """On the real clock (waits of 10-20 ms between attempts) unless the test hands it a virtual one."""
     settings = load_settings(NodeSettings, host="loop.test", username="u", password="pw", organization="o",
                              project="p")
-    return LoopApi(LoopClient(settings, retry=FAST, transport=httpx.MockTransport(wire)))
+    return LoopApi(LoopClient(settings, retry=FAST, transport=httpx.MockTransport(wire), clock=clock))
 
 
-def project_for(wire: Wire) -> ProjectApi:
-    return api_for(wire).project("o", "p")
+def project_for(wire: Wire, clock: Clock = SYSTEM_CLOCK) -> ProjectApi:
+    return api_for(wire, clock).project("o", "p")
 
 
 async def test_calls_use_the_paths_params_and_bodies_of_the_reference_protocol(tmp_path: Path) -> None:
@@ -111,14 +113,14 @@ async def test_calls_use_the_paths_params_and_bodies_of_the_reference_protocol(t
 
 
 async def test_429_after_the_retries_is_rate_limited_with_its_retry_after() -> None:
-    wire = Wire(lambda request: httpx.Response(429, headers={"retry-after": "0.1"}))
-    started = time.monotonic()
+    clock = VirtualClock()
+    wire = Wire(lambda request: httpx.Response(429, headers={"retry-after": "5"}))
     with pytest.raises(LoopRateLimitedError) as caught:
-        await project_for(wire).models()
-    assert caught.value.retry_after == pytest.approx(0.1) and caught.value.status_code == 429
+        await clock.run(project_for(wire, clock).models())
+    assert caught.value.retry_after == 5.0 and caught.value.status_code == 429
     assert isinstance(caught.value, LoopUnavailableError)  # callers that only retry later need not know it
     assert wire.seen().count("GET /api/o/projects/p/models") == 3
-    assert time.monotonic() - started >= 0.2  # the two waits between the attempts honoured Retry-After
+    assert clock.slept == [5.0, 5.0]  # the two waits between the attempts honoured Retry-After
 
 
 async def test_429_without_retry_after_says_none() -> None:

@@ -1,37 +1,44 @@
-"""The REST client against scripted answers (httpx.MockTransport): login, retries, downloads."""
+"""The REST client against scripted answers (httpx.MockTransport): login, retries, downloads. The waits between
+attempts are counted on a virtual clock (loop_testkit.virtual_clock), never on the wall clock."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from loop_shared.clock import SYSTEM_CLOCK, Clock
 from loop_shared.errors import LoopAuthError, LoopResponseError, LoopUnavailableError
 from loop_shared.loop_client import LoopClient, RetryPolicy
 from loop_shared.settings import NodeSettings, load_settings
+from loop_testkit.virtual_clock import VirtualClock, gaps, within_backoff
 
 FAST = RetryPolicy(attempts=3, backoff_base=0.01, backoff_cap=0.02)
 
 
-def client_for(handler: Callable[[httpx.Request], httpx.Response]) -> LoopClient:
+def client_for(handler: Callable[[httpx.Request], httpx.Response], retry: RetryPolicy = FAST,
+               clock: Clock = SYSTEM_CLOCK) -> LoopClient:
+    """A client on the real clock (waits of 10-20 ms) unless the test hands it a virtual one to count on."""
     settings = load_settings(NodeSettings, host="loop.test", username="u", password="pw", organization="o",
                              project="p")
-    return LoopClient(settings, retry=FAST, transport=httpx.MockTransport(handler))
+    return LoopClient(settings, retry=retry, transport=httpx.MockTransport(handler), clock=clock)
 
 
 class Script:
-    """Answers requests from a list of responses per path and records what was asked."""
+    """Answers requests from a list of responses per path and records what was asked, and when on `clock`."""
 
-    def __init__(self, answers: dict[str, list[httpx.Response]]) -> None:
+    def __init__(self, answers: dict[str, list[httpx.Response]], clock: VirtualClock | None = None) -> None:
         self.answers = answers
         self.seen: list[str] = []
+        self.clock = clock or VirtualClock()
+        self.at: list[float] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         key = f"{request.method} {request.url.path}"
         self.seen.append(key)
+        self.at.append(self.clock.monotonic())
         if key == "POST /api/login":
             assert b"username=u" in request.content and b"password=pw" in request.content
             return httpx.Response(200, headers={"set-cookie": "session=abc; Path=/"})
@@ -64,12 +71,54 @@ async def test_401_twice_is_returned_not_looped() -> None:
     assert script.seen.count("GET /api/o/projects/p/data") == 2
 
 
-async def test_429_honours_retry_after() -> None:
-    script = Script({"GET /api/o/projects/p/data": [httpx.Response(429, headers={"retry-after": "0.3"}),
-                                                   httpx.Response(200, json={})]})
-    started = time.monotonic()
-    await client_for(script).get_json("/o/projects/p/data")
-    assert time.monotonic() - started >= 0.3
+async def test_429_waits_what_retry_after_says_not_the_backoff() -> None:
+    clock = VirtualClock()
+    script = Script({"GET /api/o/projects/p/data": [httpx.Response(429, headers={"retry-after": "7"}),
+                                                   httpx.Response(200, json={})]}, clock)
+    client = client_for(script, RetryPolicy(attempts=3, backoff_base=0.5, backoff_cap=30.0), clock)
+    assert await clock.run(client.get_json("/o/projects/p/data")) == {}
+    assert script.seen == ["POST /api/login", "GET /api/o/projects/p/data", "GET /api/o/projects/p/data"]
+    assert script.at[2] - script.at[1] == 7.0 and clock.slept == [7.0]
+
+
+@pytest.mark.parametrize("failure", ["503", "connection refused"])
+async def test_retries_back_off_exponentially_up_to_the_cap(failure: str) -> None:
+    """Six failures: the attempts come 0.25-0.5, 0.5-1, 1-2, 2-4, 2-4 virtual seconds apart (base 0.5, cap 4); in
+    the first virtual second at most three attempts, however fast the answers come."""
+    clock = VirtualClock()
+    at: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        at.append(clock.monotonic())
+        if failure == "503":
+            return httpx.Response(503)
+        raise httpx.ConnectError("refused")
+
+    client = client_for(handler, RetryPolicy(attempts=6, backoff_base=0.5, backoff_cap=4.0), clock)
+    with pytest.raises(LoopUnavailableError):
+        await clock.run(client.get("/status", requires_login=False))
+    assert len(at) == 6 and within_backoff(gaps(at), 0.5, 4.0), gaps(at)
+    assert sum(t - at[0] < 1.0 for t in at) <= 3
+
+
+async def test_a_download_backs_off_between_attempts_too(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    answers: list[httpx.Response | Exception] = [httpx.Response(503), httpx.ConnectError("refused"),
+                                                 httpx.Response(429, headers={"retry-after": "9"}),
+                                                 httpx.Response(200, content=b"zip")]
+    at: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        at.append(clock.monotonic())
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    client = client_for(handler, RetryPolicy(attempts=4, backoff_base=0.5, backoff_cap=4.0), clock)
+    path = await clock.run(client.download("/model.zip", tmp_path, filename="model.zip"))
+    assert path.read_bytes() == b"zip" and len(at) == 4
+    assert within_backoff(gaps(at)[:2], 0.5, 4.0) and gaps(at)[2] == 9.0, gaps(at)
 
 
 async def test_5xx_is_retried_then_gives_up() -> None:
