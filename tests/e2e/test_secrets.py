@@ -1,17 +1,20 @@
-"""The Loop password never leaves a node: not in logs, answers, data files, or what the nodes send to the Loop,
+"""The Loop password never leaves a node: not in logs, answers, data files, or what the nodes send to the Loop
+(recorded at the wire: every request, header, query string and Socket.IO frame; only the login forms carry it),
 even after provoked failures, including a training child that dies of an exception quoting its environment."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
 from loop_testkit.onnx_models import grid_package
 from loop_testkit.processes import Service, wait_until
+from loop_testkit.wire_recorder import WireRecorder, carries, secret_encodings
 from tests.conftest import ORG, USERNAME, node_env
 
 SECRET = "Zq9-distinctive-pw-7731"
@@ -24,12 +27,19 @@ def stub_env(stub_env: dict[str, str]) -> dict[str, str]:
     return {**stub_env, "LOOP_PASSWORD": SECRET}
 
 
+@pytest.fixture
+def wire(stub: Service) -> Iterator[WireRecorder]:
+    """The nodes reach the stub through this recorder: it keeps every request and Socket.IO frame they send."""
+    with WireRecorder("127.0.0.1", stub.port) as recorder:
+        yield recorder
+
+
 def files_containing(root: Path, needle: bytes) -> list[str]:
     return [str(p) for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
 
 
 def test_the_password_appears_nowhere_after_provoked_failures(
-        stub: Service, start_node: Callable[..., Service], tmp_path: Path) -> None:
+        stub: Service, wire: WireRecorder, start_node: Callable[..., Service], tmp_path: Path) -> None:
     loop = httpx.Client(base_url=stub.url + "/api", timeout=30)
     assert loop.post("/login", data={"username": USERNAME, "password": SECRET}).status_code == 200
     loop.post(f"/{ORG}/projects/generator", json={"project_name": PROJECT, "complete": 8, "box_categories": 1,
@@ -39,7 +49,8 @@ def test_the_password_appears_nowhere_after_provoked_failures(
     bad.write_bytes(bad.read_bytes().replace(b"model.onnx", b"model.bin!"))  # a package without its .onnx
     model = loop.post(f"{api}/onnx", files={"files": ("bad.zip", bad.read_bytes())}).json()
     loop.put(f"{api}/deployment/target", json={"model_uuid": model["id"]})
-    env = {"LOOP_PASSWORD": SECRET, "PYTHONPATH": str(ROOT), "LOOP_POLL_INTERVAL": "0.3", "LOOP_STATUS_INTERVAL": "0.5"}
+    env = {"LOOP_PASSWORD": SECRET, "PYTHONPATH": str(ROOT), "LOOP_POLL_INTERVAL": "0.3", "LOOP_STATUS_INTERVAL": "0.5",
+           "LOOP_HOST": f"127.0.0.1:{wire.port}"}
     detector = start_node("loop-detector", node_env(stub, tmp_path / "detector", PROJECT, **env))
     trainer = start_node("loop-trainer", node_env(stub, tmp_path / "trainer", PROJECT, **env, LOOP_MAX_CRASHES="1",
                                                   LOOP_TRAINER_LOGIC="tests.e2e.plugins:LeakyCrashingTrainer"))
@@ -76,3 +87,18 @@ def test_the_password_appears_nowhere_after_provoked_failures(
     assert "environment was" in "".join(logs.values())  # the traceback reached the log, without the password
     child_logs = list((tmp_path / "trainer").rglob("training.log"))
     assert all(SECRET not in p.read_text() for p in child_logs)
+
+    # at the wire: the password left the nodes in the login forms' bodies and in nothing else they sent
+    sent = wire.messages()
+    logins = [m for m in sent if m.kind == "http" and (m.method, m.path) == ("POST", "/api/login")]
+    assert len(logins) >= 3, [m.describe() for m in sent]  # every node logged in
+    for login in logins:
+        assert parse_qs(login.body.decode())["password"] == [SECRET]
+        assert not any(needle in login.head for needle in secret_encodings(SECRET))  # not in its URL or headers
+    assert [m.describe() for m in sent if m not in logins and carries(m, SECRET)] == []
+    # and the recording did hold what the nodes send besides: status reports over HTTP and Socket.IO, the
+    # training's failure, the model download
+    assert any(m.path == f"/api/{ORG}/projects/{PROJECT}/detectors" for m in sent)
+    assert any(m.kind == "websocket" and b"update_trainer" in m.body for m in sent)
+    assert any(m.kind == "websocket" and b"environment was" in m.body for m in sent)
+    assert any(m.method == "GET" and m.path.endswith("/onnx/file") for m in sent)
