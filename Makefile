@@ -23,7 +23,7 @@ help:
 	@echo "make swarm-up  build the images and deploy deploy/swarm/stack.yml as stack $(STACK) (swarm init if needed)"
 	@echo "make swarm-down  remove the stack $(STACK) (its volumes stay)"
 	@echo "make swarm-e2e the stack on a single-node swarm: replicas, a kill, a rolling update, converter replicas"
-	@echo "make images    build the node, reference trainer, stub and example images (BASE_IMAGE=$(BASE_IMAGE))"
+	@echo "make images    build the node, reference trainer, stub, example and Swarm balancer images (BASE_IMAGE=$(BASE_IMAGE))"
 	@echo "make image-gpu build the detector for NVIDIA GPUs (onnxruntime-gpu, CUDA and cuDNN wheels, 1.5 GB)"
 	@echo "make compat    the reference client learning_loop_node 0.27 against the stub Loop"
 	@echo "make demo-model  train the demo project's first model again (stub_loop/stub_loop/demo_model/)"
@@ -52,7 +52,7 @@ demo-model: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy shared/loop_shared testkit/loop_testkit stub_loop/stub_loop detector/loop_detector trainer/loop_trainer \
-		reference_trainer/loop_reference_trainer converter/loop_converter deploy/swarm/balancer.py
+		reference_trainer/loop_reference_trainer converter/loop_converter
 
 run: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH bash scripts/run_local.sh
@@ -87,6 +87,8 @@ images: base-image wheels
 	BASE_IMAGE=$(BASE_IMAGE) $(COMPOSE) build
 	for example in $(EXAMPLES); do \
 	  docker build -q -t loop-nodes/example-$$example examples/$$example || exit 1; done
+	docker build -q -t loop-nodes/detector-balancer:latest --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	  -f Dockerfiles/detector-balancer.Dockerfile deploy/swarm
 	docker images "loop-nodes/*" --format "{{.Repository}}:{{.Tag}}  {{.Size}}"
 
 wheels-gpu: $(STAMP)
@@ -109,7 +111,7 @@ e2e: images
 	COMPOSE="$(COMPOSE)" $(BIN)/pytest -m docker tests/docker -s -p no:cacheprovider
 
 # Docker Swarm (deploy/swarm/stack.yml); the images are local, so no registry is needed on a single node. The stack
-# needs no IPVS (no routing mesh, no virtual IPs): the detectors answer through deploy/swarm/balancer.py.
+# needs no IPVS (no routing mesh, no virtual IPs): the detectors answer through HAProxy (deploy/swarm/haproxy.cfg).
 # LOOP_* settings come from the environment or .env (e.g. the real Loop's address and credentials).
 STACK ?= loop
 swarm-up: images
@@ -117,7 +119,7 @@ swarm-up: images
 	  docker swarm init --advertise-addr 127.0.0.1; fi
 	set -a; if [ -f .env ]; then . ./.env; fi; set +a; \
 	  docker stack deploy --resolve-image never -c deploy/swarm/stack.yml $(STACK)
-	@echo "stub Loop http://localhost:$${STUB_PORT:-8000}  detectors :$${DETECTOR_PORT:-8004} (the balancer)  (make swarm-down to stop)"
+	@echo "stub Loop http://localhost:$${STUB_PORT:-8000}  detectors :$${DETECTOR_PORT:-8004} (HAProxy; its /stats and /metrics :$${BALANCER_STATS_PORT:-8404})  (make swarm-down to stop)"
 
 swarm-down:
 	docker stack rm $(STACK)

@@ -27,7 +27,7 @@ def test_detectors_roll_start_first_with_rollback_and_are_healthy_only_when_read
     assert detector["deploy"]["rollback_config"]["order"] == "start-first"
     assert detector["healthcheck"]["test"][-1] == "/ready"
     assert detector["environment"]["LOOP_REPLICA_ID"] == "{{.Task.Slot}}"
-    assert "ports" not in detector  # they answer through the balancer
+    assert "ports" not in detector  # they answer through the balancer (HAProxy)
     assert default(detector["deploy"]["replicas"]) == "3"
 
 
@@ -38,16 +38,51 @@ def test_nothing_needs_ipvs_no_virtual_ip_and_no_routing_mesh() -> None:
         assert all(port["mode"] == "host" for port in service.get("ports", [])), name
 
 
-def test_the_balancer_publishes_the_detectors_port_on_every_node_and_balances_over_their_tasks() -> None:
+def test_haproxy_publishes_the_detectors_port_on_every_node_and_balances_over_their_tasks() -> None:
     balancer = services["balancer"]
     assert balancer["deploy"]["mode"] == "global"
-    assert balancer["ports"] == [{"target": 8004, "published": "${DETECTOR_PORT:-8004}", "mode": "host"}]
-    command = balancer["command"]
-    assert command[command.index("--backend") + 1] == "tasks.detector:8004"
-    [config] = balancer["configs"]
-    assert command[1] == config["target"]
-    assert (STACK_FILE.parent / stack["configs"][config["source"]]["file"]).is_file()
-    assert balancer["image"] == services["detector"]["image"]  # no image of its own to build or pull
+    assert balancer["ports"][0] == {"target": 8004, "published": "${DETECTOR_PORT:-8004}", "mode": "host"}
+    assert balancer["environment"]["DETECTOR_TASKS"] == "tasks.detector:8004"
+    slots = int(default(balancer["environment"]["DETECTOR_SLOTS"]))
+    assert slots == 16 > int(default(services["detector"]["deploy"]["replicas"]))
+    assert default(balancer["image"]) == "loop-nodes/detector-balancer:latest"  # make images builds it
+    assert balancer["stop_signal"] == "SIGUSR1"  # HAProxy's soft stop; SIGTERM would cut the connections under way
+
+
+def test_haproxy_config_finds_checks_sticks_and_redispatches() -> None:
+    """The parts of deploy/swarm/haproxy.cfg the Socket.IO sessions and a stopping task depend on (`make images`
+    checks the whole file with `haproxy -c`, `make swarm-e2e` runs it)."""
+    sections = haproxy_sections()
+    assert sections["resolvers docker"]["nameserver"] == ["swarm 127.0.0.11:53"]  # Docker's DNS
+    assert sections["defaults"]["option"].count("redispatch 1") == 1
+    assert "init-addr none resolvers docker" in sections["defaults"]["default-server"][0]
+    assert sections["frontend detectors"]["use_backend"] == ["socketio if { path_beg /ws/socket.io }"]
+    for backend in ("rest", "socketio"):
+        assert sections[f"backend {backend}"]["server-template"] == ['detector "${DETECTOR_SLOTS}" "${DETECTOR_TASKS}"']
+        assert sections[f"backend {backend}"]["option"] == ["httpchk GET /ready"]
+    socketio = sections["backend socketio"]
+    assert socketio["balance"] == ["source"] and socketio["hash-type"] == ["consistent"]
+    assert socketio["stick"] == ["on src"]  # a task that joins takes no client from the others
+    assert socketio["cookie"][0].startswith("LOOP_DETECTOR insert indirect nocache")
+    monitoring = sections["frontend monitoring"]
+    assert monitoring["http-request"] == ["use-service prometheus-exporter if { path /metrics }"]
+    assert monitoring["stats"][1] == "uri /stats"
+
+
+def haproxy_sections() -> dict[str, dict[str, list[str]]]:
+    """haproxy.cfg as {section header: {keyword: [the rest of each line with it]}}, comments left out."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] = {}
+    for raw in (STACK_FILE.parent / "haproxy.cfg").read_text().splitlines():
+        line = raw.split("#", 1)[0].rstrip() if not raw.lstrip().startswith("log-format") else raw.rstrip()
+        if not line.strip():
+            continue
+        keyword, _, rest = line.strip().partition(" ")
+        if not raw[0].isspace():
+            current = sections.setdefault(line.strip(), {})
+        else:
+            current.setdefault(keyword, []).append(rest.strip())
+    return sections
 
 
 def test_every_replicated_node_has_a_volume_per_slot() -> None:
