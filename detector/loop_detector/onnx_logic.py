@@ -1,10 +1,12 @@
-"""The default detector logic: any YOLO-style ONNX detection model, run with ONNX Runtime.
+"""The default detector logic: any YOLO-style ONNX detector, instance segmenter or image classifier, run with
+ONNX Runtime.
 
 The package holds one `*.onnx` file and `model.json` with the ordered `categories` and the input `resolution`.
-Optional model.json keys: `output_layout` (`ultralytics` for [1, 4+C, N], `yolov5` for [1, N, 5+C]; inferred
-from the output shape when absent) and `preprocessing` (`letterbox`, the default, or `resize`). It runs the
-`onnx`, `onnx_int8` and `onnx_fp16` packages alike (float32 or float16 inputs), on the execution provider
-chosen by providers.py.
+Optional model.json keys: `output_layout` (`ultralytics` for [1, 4+C, N], `yolov5` for [1, N, 5+C],
+`ultralytics_segment` for [1, 4+C+M, N] with mask prototypes [1, M, H/4, W/4], `classification` for [1, C];
+inferred from the outputs when absent), `scores` (a classifier's: `probabilities`, the default, or `logits`) and
+`preprocessing` (`letterbox`, the default, or `resize`). It runs the `onnx`, `onnx_int8` and `onnx_fp16` packages
+alike (float32 or float16 inputs), on the execution provider chosen by providers.py.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from loop_shared.classification import CLASSIFICATION, PROBABILITIES, probabilities
 from loop_shared.imaging import letterbox_into
-from loop_shared.schemas import BoxDetection, ImageMetadata, PointDetection
-from loop_shared.yolo import decode, infer_layout, select, to_image_boxes
+from loop_shared.output_layouts import resolve_layout
+from loop_shared.schemas import ImageMetadata
+from loop_shared.yolo import decode
 
 from .logic import DetectorLogic
+from .onnx_outputs import OutputReader
 from .providers import create_session
 
 _DTYPES: dict[str, type[np.floating[Any]]] = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
@@ -57,10 +62,19 @@ class OnnxDetectorLogic(DetectorLogic):
         extra: dict[str, Any] = self.model_info.model_extra or {}
         self.keep_ratio = extra.get("preprocessing", "letterbox") != "resize"
         probe = self.session.run(None, {self.input_name: np.zeros((1, 3, self.height, self.width),
-                                                                  self.input_dtype)})[0]
-        self.layout = extra.get("output_layout") or infer_layout(probe.shape, len(self.categories))
+                                                                  self.input_dtype)})
+        self.output_layout = resolve_layout([tuple(o.shape) for o in probe], len(self.categories),
+                                            extra.get("output_layout"))
+        self.layout = self.output_layout.name
+        self.reader = OutputReader(self.output_layout, self.categories, self.model_info.version, self.conf_threshold,
+                                   self.iou_threshold, (self.width, self.height),
+                                   str(extra.get("scores", PROBABILITIES)))
         self._buffers = threading.local()
-        decode(probe, self.layout, len(self.categories))  # fails now, not mid-request, if the layout is wrong
+        # fails now, not mid-request, if the outputs do not read as the layout says
+        if self.layout == CLASSIFICATION:
+            probabilities(probe[self.output_layout.scores], self.reader.scores)
+        else:
+            decode(probe[self.output_layout.scores], self.output_layout.box_layout, len(self.categories))
 
     def _input_size(self, shape: list[Any]) -> tuple[int, int]:
         if len(shape) != 4:
@@ -84,28 +98,4 @@ class OnnxDetectorLogic(DetectorLogic):
         height, width = image.shape[:2]
         tensor = self._input_buffer()
         lb = letterbox_into(image, tensor, self.keep_ratio)
-        output = self.session.run(None, {self.input_name: tensor})[0].astype(np.float32, copy=False)
-        boxes, scores, class_ids = decode(output, self.layout, len(self.categories))
-        keep = select(boxes, scores, class_ids, self.conf_threshold, self.iou_threshold)
-        result = ImageMetadata()
-        if keep.size == 0:
-            return result
-        xyxy = to_image_boxes(boxes[keep], lb, width, height)
-        version = self.model_info.version
-        for (x1, y1, x2, y2), score, cls in zip(xyxy.tolist(), scores[keep].tolist(), class_ids[keep].tolist(),
-                                                strict=True):
-            category = self.categories[cls]
-            confidence = round(score, 3)
-            if category.type == "point":
-                result.point_detections.append(PointDetection(
-                    category_name=category.name, category_id=category.id, x=round((x1 + x2) / 2, 2),
-                    y=round((y1 + y2) / 2, 2), model_name=version, confidence=confidence))
-                continue
-            x, y = round(x1), round(y1)
-            w, h = round(x2) - x, round(y2) - y
-            if w < 1 or h < 1:
-                continue
-            result.box_detections.append(BoxDetection(
-                category_name=category.name, category_id=category.id, x=x, y=y, width=w, height=h,
-                model_name=version, confidence=confidence))
-        return result
+        return self.reader.read(self.session.run(None, {self.input_name: tensor}), lb, width, height)

@@ -7,4 +7,5 @@
 - scene_categories.py, scenes.py, hard_scenes.py: synthetic scenes with exact annotations
 - scene_matching.py: a detector's answer matched against a scene's annotations
 - onnx_models.py: ONNX detectors built locally (the grid detector, a YOLOv8n-like one) and their model packages
+- onnx_segmenter.py, onnx_classifier.py: an instance segmenter and an image classifier in the common export layouts
 """

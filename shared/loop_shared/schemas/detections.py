@@ -10,8 +10,11 @@ class _Wire(BaseModel):
 
 
 class Point(_Wire):
-    x: float
-    y: float
+    """A polygon corner. The reference's fields are ints (its dacite parsing refuses `12.0`), so integer pixels
+    stay JSON integers; floats (a scaled outline) are kept as they are."""
+
+    x: int | float
+    y: int | float
 
 
 class Shape(_Wire):

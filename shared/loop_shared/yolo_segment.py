@@ -1,0 +1,87 @@
+"""Instance masks from a YOLO segmentation model: mask coefficients and prototypes → polygons in image pixels.
+
+The common export layout (Ultralytics' segment models): `output0` holds the detections, `[1, 4 + C + M, N]` (box
+centre and size, C class scores, M mask coefficients per candidate), and `output1` the mask prototypes,
+`[1, M, H/4, W/4]`. An instance's mask is the sigmoid of its coefficients times the prototypes. Masks are
+computed for kept detections only (after thresholds and NMS), inside their box at the prototype resolution, and
+only then upsampled, straight into the image's own pixels (undoing the letterbox like the boxes), so the cost
+grows with the kept objects' area and not with the prototype planes. Shared, so that the detector serving a model
+and the converter checking a converted one read masks the same way.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from .imaging import Letterbox
+
+ULTRALYTICS_SEGMENT = "ultralytics_segment"  # output0 [1, 4 + C + M, N] and output1 [1, M, H/4, W/4]
+MASK_THRESHOLD = 0.5  # on the sigmoid; the same as a logit above 0, which is what is compared
+POLYGON_TOLERANCE = 1.0  # image pixels a simplified outline may stray from the mask's own outline
+
+
+def coefficients(output: np.ndarray, classes: int, keep: np.ndarray) -> np.ndarray:
+    """The mask coefficients of the kept candidates, [K, M], from the detections output [1, 4 + C + M, N]."""
+    return np.ascontiguousarray(output[0, 4 + classes:][:, keep].T, dtype=np.float32)
+
+
+def _window(low: float, high: float, size: int) -> tuple[int, int]:
+    """Prototype pixels needed to interpolate inside [low, high): those whose centres lie within, plus one."""
+    start = min(max(math.floor(low - 0.5), 0), size - 1)
+    stop = max(min(math.ceil(high + 0.5), size), start + 1)
+    return start, stop
+
+
+def instance_mask(coefficient: np.ndarray, protos: np.ndarray, box: np.ndarray, input_size: tuple[int, int],
+                  lb: Letterbox, region: tuple[int, int, int, int]) -> np.ndarray:
+    """One instance's mask over `region` (x, y, width, height in image pixels), uint8 0 or 1.
+
+    `protos` is [M, h, w]; `box` the instance's box as x1, y1, x2, y2 in model-input pixels; `input_size` the
+    model input (width, height). Only the prototype pixels under the box are combined (cropped before
+    upsampling); bilinear interpolation then maps them onto the image pixels of `region`.
+    """
+    planes, proto_h, proto_w = protos.shape
+    per_x, per_y = proto_w / input_size[0], proto_h / input_size[1]  # prototype pixels per model pixel
+    x0, x1 = _window(box[0] * per_x, box[2] * per_x, proto_w)
+    y0, y1 = _window(box[1] * per_y, box[3] * per_y, proto_h)
+    window = protos[:, y0:y1, x0:x1]
+    logits = (coefficient @ window.reshape(planes, -1)).reshape(y1 - y0, x1 - x0).astype(np.float32)
+    # image pixel (u, v) of the region has its centre at region + u + 0.5 in image coordinates; letterboxed,
+    # scaled to the prototypes and relative to the window's first pixel centre, that is a * u + b
+    rx, ry, width, height = region
+    ax, ay = lb.scale_x * per_x, lb.scale_y * per_y
+    bx = ((rx + 0.5) * lb.scale_x + lb.pad_x) * per_x - 0.5 - x0
+    by = ((ry + 0.5) * lb.scale_y + lb.pad_y) * per_y - 0.5 - y0
+    warp = np.array([[ax, 0.0, bx], [0.0, ay, by]], np.float64)
+    upsampled = cv2.warpAffine(logits, warp, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE)
+    return (upsampled > 0.0).astype(np.uint8)
+
+
+def mask_polygon(mask: np.ndarray, origin: tuple[int, int],
+                 tolerance: float = POLYGON_TOLERANCE) -> list[tuple[int, int]] | None:
+    """The outline of the largest part of `mask` as integer image pixels (offset by `origin`), simplified to
+    `tolerance` pixels with Douglas-Peucker; None when the mask holds no part with an area.
+
+    The Loop's shape is one polygon without holes, so other parts and holes are left out.
+    """
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    largest = max(contours, key=lambda c: (cv2.contourArea(c), len(c)))
+    simplified = cv2.approxPolyDP(largest, tolerance, True).reshape(-1, 2)
+    if len(simplified) < 3:
+        return None
+    return [(int(x) + origin[0], int(y) + origin[1]) for x, y in simplified.tolist()]
+
+
+def instance_polygon(coefficient: np.ndarray, protos: np.ndarray, box: np.ndarray, input_size: tuple[int, int],
+                     lb: Letterbox, image_box: tuple[int, int, int, int]) -> list[tuple[int, int]] | None:
+    """The polygon of one kept instance in image pixels; `image_box` is its box there (x, y, width, height)."""
+    if image_box[2] < 1 or image_box[3] < 1:
+        return None
+    mask = instance_mask(coefficient, protos, box, input_size, lb, image_box)
+    return mask_polygon(mask, (image_box[0], image_box[1]))
