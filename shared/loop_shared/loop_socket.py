@@ -4,7 +4,8 @@ python-socketio's own reconnection is switched off: one task logs in, connects, 
 off with jitter and connects again. So there is never more than one client, and a reconnect always carries a
 fresh login cookie (the reference library's reconnect storms came from overlapping clients). Before each attempt
 it asks `GET /api/status` (no login), as the reference trainer does, so a Loop that is down or restarting is
-spared the login and the handshake. Whatever fails in an attempt, the task backs off and tries again.
+spared the login and the handshake. Whatever fails in an attempt, the task backs off and tries again; the waits
+are on the Loop client's clock.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class LoopSocket:
                     self._health.failed("loop_socket", e)
                 log.warning("cannot connect to the Loop at %s (%s); next try in %.1f s",
                             self._settings.socket_url, one_line(e), delay)
-                await asyncio.sleep(delay)
+                await self._loop_client.clock.sleep(delay)
                 continue
             self.connect_count += 1
             self._backoff.reset()
@@ -131,4 +132,4 @@ class LoopSocket:
                 delay = self._backoff.next_delay()
                 log.warning("lost the Socket.IO connection to the Loop; reconnecting in %.1f s", delay)
                 self._sio = None
-                await asyncio.sleep(delay)
+                await self._loop_client.clock.sleep(delay)

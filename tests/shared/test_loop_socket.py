@@ -15,6 +15,7 @@ from loop_shared.loop_client import LoopClient, RetryPolicy
 from loop_shared.loop_socket import LoopSocket
 from loop_shared.settings import NodeSettings, load_settings
 from loop_testkit.processes import Service
+from loop_testkit.virtual_clock import VirtualClock, gaps, within_backoff
 from tests.conftest import PASSWORD, USERNAME
 
 
@@ -86,3 +87,23 @@ async def test_a_loop_whose_status_is_not_ok_is_spared_the_login_and_handshake()
     await socket.stop()
     await client.close()
     assert set(seen) == {"GET /api/status"} and socket.connect_count == 0
+
+
+async def test_connection_attempts_back_off_on_the_clock() -> None:
+    """While the Loop refuses connections, the attempts come 0.5-1, 1-2, 2-4, 4-8, 4-8 ... virtual seconds apart
+    (base 1, cap 8): in 60 virtual seconds 10 to 15 of them, however fast the refusals come."""
+    clock = VirtualClock()
+    at: list[float] = []
+
+    def refusing(request: httpx.Request) -> httpx.Response:
+        at.append(clock.monotonic())
+        raise httpx.ConnectError("refused")
+
+    settings = load_settings(NodeSettings, host="loop.test", username=USERNAME, password=PASSWORD)
+    client = LoopClient(settings, RetryPolicy(attempts=1), transport=httpx.MockTransport(refusing), clock=clock)
+    socket = LoopSocket(client, "trainer", {}, backoff=Backoff(base=1.0, cap=8.0))
+    socket.start()
+    await clock.advance(60.0)
+    await socket.stop()
+    await client.close()
+    assert within_backoff(gaps(at), 1.0, 8.0) and len(at) >= 10, gaps(at)
