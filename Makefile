@@ -25,7 +25,7 @@ help:
 	@echo "make swarm-e2e the stack on a single-node swarm: replicas, a kill, a rolling update, converter replicas"
 	@echo "make images    build the node, reference trainer, stub, example and Swarm balancer images (BASE_IMAGE=$(BASE_IMAGE))"
 	@echo "make image-gpu build the detector for NVIDIA GPUs (onnxruntime-gpu, CUDA and cuDNN wheels, 1.5 GB)"
-	@echo "make compat    the reference client learning_loop_node 0.27 against the stub Loop"
+	@echo "make compat    the reference client learning_loop_node 0.27 against the stub Loop, rosys against the detector"
 	@echo "make demo-model  train the demo project's first model again (stub_loop/stub_loop/demo_model/)"
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
