@@ -99,7 +99,8 @@ def run(work: Path, down_seconds: float = 20.0, quick: bool = False) -> Finding:
                                  returned, cap + 30)
                 for node, seconds in back.items():
                     rows.append([how, node, seconds if seconds is not None else "NOT BACK"])
-                    finding.check(seconds is not None and seconds <= cap + 5, f"{how}: {node} back after {seconds}")
+                    finding.check(seconds is not None, f"{how}: {node} not back within {cap + 30:.0f} s")
+                    finding.check_timing(seconds is None or seconds <= cap + 5, f"{how}: {node} back after {seconds}")
                 finding.figures[how] = back
                 alive = httpx.get(f"{detector.url}/ready", timeout=5).status_code == 200
                 finding.check(alive, f"{how}: the detector stopped serving")

@@ -12,10 +12,15 @@ from chaos.report import Finding
 
 
 def test_every_node_reconnects_after_a_loop_restart_and_after_connection_resets(tmp_path: Path) -> None:
+    """How soon each node is back is a figure here (printed; `make chaos` judges it): the test waits for each
+    node's contact, generously bounded, and asserts that it came."""
     finding = restart.run(tmp_path, down_seconds=3.0)
-    assert finding.ok, "\n".join(finding.problems + finding.lines)
+    print("\n".join(finding.lines))
+    assert finding.untimed_problems == [], "\n".join(finding.problems + finding.lines)
     for how in ("restart (kill -9, refused)", "connections reset"):
-        assert set(finding.figures[how]) == {"trainer (Socket.IO)", "detector (status report)", "converter (scan)"}
+        back = finding.figures[how]
+        assert set(back) == {"trainer (Socket.IO)", "detector (status report)", "converter (scan)"}
+        assert None not in back.values(), back
 
 
 def test_a_short_fuzzing_run_gets_no_5xx_and_leaves_every_process_up(tmp_path: Path) -> None:
@@ -25,11 +30,16 @@ def test_a_short_fuzzing_run_gets_no_5xx_and_leaves_every_process_up(tmp_path: P
     assert failures == dict.fromkeys(("stub Loop", "detector", "trainer", "converter"), 0), report
 
 
-def test_a_short_outage_costs_at_most_one_attempt_a_second_and_loses_nothing(tmp_path: Path) -> None:
-    # long enough for the backoffs to count: the first attempts of a new outage come 1, 2, 4 s apart
+def test_a_short_outage_loses_nothing_and_delivery_resumes(tmp_path: Path) -> None:
+    """The connection attempts per second are a figure here (printed; `make chaos` judges them); the backoffs that
+    keep them down are counted on a virtual clock in tests/detector/test_outbox.py, tests/shared/test_loop_client.py
+    and tests/shared/test_loop_socket.py."""
+    # long enough for the detector's backoff to reach its cap (4 s) while images keep arriving
     finding = outage.run(tmp_path, seconds=20.0, backoff_cap=4.0)
-    assert finding.ok, "\n".join(finding.problems + finding.lines)
+    print("\n".join(finding.lines))
+    assert finding.untimed_problems == [], "\n".join(finding.problems + finding.lines)
     assert finding.figures["accepted"] == finding.figures["arrived"] > 0
+    assert all(finding.figures[mode]["resumed_after_s"] is not None for mode in ("refuse", "reset"))
 
 
 def test_a_few_kill_9_of_a_detector_lose_nothing_and_repeat_at_most_what_was_in_flight(tmp_path: Path) -> None:

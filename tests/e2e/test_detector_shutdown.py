@@ -1,7 +1,8 @@
 """A detector that is stopped (SIGTERM: `docker stop`, a Kubernetes scale-down) first delivers what waits in its
 outbox, for up to LOOP_OUTBOX_DRAIN_SECONDS: what a removed replica leaves waits until it runs again. Counted at the
 stub Loop's receive counters (what the node sent); with the drain switched off the same stop leaves images on disk,
-so the counts tell the two apart."""
+so the counts tell the two apart. No duration is asserted: each test waits for the process to exit (bounded far above
+any drain here) and asserts what it delivered, what it left, and the reason its log gives."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from tests.e2e.test_detector_replicas import arrivals
 
 IMAGES = 200  # distinct images, delivered one per request below
 DRAINED = re.compile(r"shutdown: (\d+) of (\d+) waiting images delivered")
+DRAIN = 300  # LOOP_OUTBOX_DRAIN_SECONDS where a drain should run: far more than any machine needs for 200 requests
+EXIT_BOUND = DRAIN + 120  # how long a stop is waited for: past any drain plus the in-flight grace and the shutdown
 
 
 def send(detector: Service, count: int) -> dict[str, int]:
@@ -51,16 +54,17 @@ def detector_with_backlog(stub: Service, loop: httpx.Client, start_node: Callabl
     return detector, sent
 
 
-def terminate(detector: Service, within: float = 30) -> str:
-    """SIGTERM; the process must exit by itself within `within` seconds, as uvicorn ends after a graceful shutdown
-    (it re-raises the signal). Returns its log."""
+def terminate(detector: Service) -> str:
+    """SIGTERM; the process must exit by itself, as uvicorn ends after a graceful shutdown (it re-raises the
+    signal); waited for up to EXIT_BOUND seconds, a bound only against a hang. Returns its log."""
     assert detector.proc is not None
     detector.proc.send_signal(signal.SIGTERM)
     try:
-        code = detector.proc.wait(timeout=within)
+        code = detector.proc.wait(timeout=EXIT_BOUND)
     except subprocess.TimeoutExpired:
         detector.kill()
-        raise AssertionError(f"the detector did not exit within {within} s of SIGTERM:\n{detector.log()}") from None
+        raise AssertionError(f"the detector did not exit after SIGTERM (waited {EXIT_BOUND} s):\n{detector.log()}"
+                             ) from None
     assert code in (0, -signal.SIGTERM), detector.log()
     assert "Application shutdown complete" in detector.log()
     return detector.log()
@@ -74,9 +78,8 @@ def waiting_on_disk(data: Path) -> int:
 def test_a_stop_delivers_the_waiting_images_first(stub: Service, loop: httpx.Client,
                                                   start_node: Callable[..., Service], tmp_path: Path) -> None:
     data = tmp_path / "detector"
-    # a drain long enough for a slow machine (200 requests); a fast one is done in a few seconds
-    detector, sent = detector_with_backlog(stub, loop, start_node, data, LOOP_OUTBOX_DRAIN_SECONDS="60")
-    log = terminate(detector, within=90)
+    detector, sent = detector_with_backlog(stub, loop, start_node, data, LOOP_OUTBOX_DRAIN_SECONDS=str(DRAIN))
+    log = terminate(detector)
     delivered, waiting = map(int, DRAINED.search(log).groups())  # type: ignore[union-attr]
     assert 0 < delivered == waiting, log
     assert arrivals(stub) == dict.fromkeys(sent, 1)  # all of them, each once, before the process ended
@@ -92,7 +95,7 @@ def test_without_the_drain_a_stop_leaves_them_on_disk_for_the_next_start(
     arrived = arrivals(stub)
     assert len(arrived) < IMAGES and len(arrived) + waiting_on_disk(data) == IMAGES  # the one in flight was answered
     start_node("loop-detector", node_env(stub, data, PROJECT), ready_path="/ready")
-    wait_until(lambda: len(arrivals(stub)) == IMAGES, timeout=30, what="every image at the stub")
+    wait_until(lambda: len(arrivals(stub)) == IMAGES, timeout=120, what="every image at the stub")
     assert arrivals(stub) == dict.fromkeys(sent, 1)
 
 
@@ -100,10 +103,12 @@ def test_a_stop_while_the_loop_is_away_does_not_wait_out_the_drain(
         stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> None:
     data = tmp_path / "detector"
     detector, _ = detector_with_backlog(stub, loop, start_node, data, before_upload=stub.stop,
-                                        LOOP_OUTBOX_DRAIN_SECONDS="120", LOOP_OUTBOX_BACKOFF_CAP="60")
-    wait_until(lambda: "outbox: Loop unreachable" in detector.log(), what="the outbox noticing the Loop is away")
-    log = terminate(detector)  # a drain that waited out its 120 s would fail here after 30 s
+                                        LOOP_OUTBOX_DRAIN_SECONDS=str(DRAIN), LOOP_OUTBOX_BACKOFF_CAP="60")
+    wait_until(lambda: "outbox: Loop unreachable" in detector.log(), timeout=120,
+               what="the outbox noticing the Loop is away")
+    log = terminate(detector)
     delivered, waiting = map(int, DRAINED.search(log).groups())  # type: ignore[union-attr]
     assert delivered == 0 and waiting == IMAGES, log
-    assert f"{waiting} stay on disk for the next start" in log
+    # the drain ended at the next failed attempt, not by waiting out its time (or the 60 s backoff)
+    assert f"(the Loop failed again); {waiting} stay on disk for the next start" in log
     assert waiting_on_disk(data) == waiting
