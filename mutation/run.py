@@ -9,6 +9,7 @@ or timed out; a surviving one must be killed by a better test or listed, with th
 
     python -m mutation.run                    # every target
     python -m mutation.run quotas partition   # some targets (nothing written to bench/results/)
+    python -m mutation.run --report           # bench/results/mutation.md from each target's last run
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Target:
     package: Path
     modules: list[str]
     tests: list[str]
+    mutmut: dict[str, object] = field(default_factory=dict)  # further mutmut options (timeouts)
 
 
 @dataclass
@@ -65,8 +67,8 @@ class Outcome:
 
 def load_targets(path: Path) -> list[Target]:
     data = tomllib.loads(path.read_text())
-    return [Target(name, ROOT / spec["package"], list(spec["modules"]), list(spec["tests"]))
-            for name, spec in data.items()]
+    return [Target(name, ROOT / spec["package"], list(spec["modules"]), list(spec["tests"]),
+                   dict(spec.get("mutmut", {}))) for name, spec in data.items()]
 
 
 def load_equivalent(path: Path = EQUIVALENT) -> dict[str, str]:
@@ -180,6 +182,7 @@ def pyproject(target: Target) -> str:
         # the working folder is laid out afresh for every run, inside a repository mutmut must not consult
         "use_git_change_detection": False,
         "track_dependencies": False,
+        **target.mutmut,
     }
     lines = ["[tool.pytest.ini_options]", *(f"{k} = {_toml_value(v)}" for k, v in pytest_options.items()),
              "", "[tool.mutmut]", *(f"{k} = {_toml_value(v)}" for k, v in mutmut_options.items())]
@@ -263,10 +266,51 @@ def write_results(results: list[Outcome], seconds: float) -> float:
     return score
 
 
+def run_target(target: Target, equivalent: dict[str, str]) -> list[Outcome]:
+    """Mutate one target; print what is left alive; save the outcome beside the run (`outcome.json`)."""
+    started = time.monotonic()
+    work = lay_out(target)
+    run_mutmut(target, work)
+    results = outcomes(target, work, equivalent)
+    seconds = time.monotonic() - started
+    for outcome in results:
+        print(f"{outcome.target:20} {outcome.module:34} {outcome.mutants:4} mutants  {outcome.caught:4} caught  "
+              f"{outcome.equivalent:3} equivalent  {len(outcome.survivors):3} left  {outcome.score:5.1f} %  "
+              f"({seconds:.0f} s)", flush=True)
+        for name in outcome.survivors:
+            print(f"    {name}\n" + "\n".join(f"        {line}" for line in show(work, name).splitlines()))
+    codes = {name: code for m in target.modules for name, code in
+             json.loads((work / "mutants" / target.package.name / (m + ".meta")).read_text())
+             ["exit_code_by_key"].items()}
+    prefixes = tuple(f"{target.package.name}.{m.removesuffix('.py')}." for m in target.modules)
+    for name in (n for n in equivalent if n.startswith(prefixes)):
+        if name not in codes:
+            print(f"    stale in mutation/equivalent.md (no such mutant now): {name}")
+        elif codes[name] in CAUGHT:
+            print(f"    listed in mutation/equivalent.md but caught by a test now: {name}")
+    (work / "outcome.json").write_text(json.dumps({"seconds": seconds, "outcomes": [vars(o) for o in results]}))
+    return results
+
+
+def saved_outcomes(targets: list[Target]) -> tuple[list[Outcome], float]:
+    """The outcomes of the last run of every target, and the time they took together."""
+    results, seconds = [], 0.0
+    for target in targets:
+        path = WORK / target.name / "outcome.json"
+        if not path.is_file():
+            raise SystemExit(f"{target.name} has not run yet: python -m mutation.run {target.name}")
+        data = json.loads(path.read_text())
+        results += [Outcome(**o) for o in data["outcomes"]]
+        seconds += data["seconds"]
+    return results, seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("targets", nargs="*", help="target names of mutation/targets.toml (default: all)")
     parser.add_argument("--config", type=Path, default=TARGETS)
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: write bench/results/mutation.md from every target's last run")
     args = parser.parse_args(argv)
     targets = load_targets(args.config)
     unknown = set(args.targets) - {t.name for t in targets}
@@ -274,34 +318,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown targets {sorted(unknown)}; there are {[t.name for t in targets]}")
     chosen = [t for t in targets if not args.targets or t.name in args.targets]
     equivalent = load_equivalent()
-    started, results = time.monotonic(), []
-    for target in chosen:
-        t0 = time.monotonic()
-        work = lay_out(target)
-        run_mutmut(target, work)
-        for outcome in outcomes(target, work, equivalent):
-            results.append(outcome)
-            print(f"{outcome.target:20} {outcome.module:34} {outcome.mutants:4} mutants  {outcome.caught:4} caught  "
-                  f"{outcome.equivalent:3} equivalent  {len(outcome.survivors):3} left  {outcome.score:5.1f} %  "
-                  f"({time.monotonic() - t0:.0f} s)", flush=True)
-            for name in outcome.survivors:
-                print(f"    {name}\n" + "\n".join(f"        {line}" for line in show(work, name).splitlines()))
-        codes = {name: code for m in target.modules for name, code in
-                 json.loads((work / "mutants" / target.package.name / (m + ".meta")).read_text())
-                 ["exit_code_by_key"].items()}
-        prefixes = tuple(f"{target.package.name}.{m.removesuffix('.py')}." for m in target.modules)
-        for name in (n for n in equivalent if n.startswith(prefixes)):
-            if name not in codes:
-                print(f"    stale in mutation/equivalent.md (no such mutant now): {name}")
-            elif codes[name] in CAUGHT:
-                print(f"    listed in mutation/equivalent.md but caught by a test now: {name}")
-    seconds = time.monotonic() - started
-    mutants = sum(o.mutants for o in results)
-    score = 100.0 * sum(o.caught + o.equivalent for o in results) / mutants if mutants else 100.0
-    print(f"mutation score: {score:.1f} % over {mutants} mutants in {seconds:.0f} s")
-    if not args.targets:
-        write_results(results, seconds)
-        print(f"written to {RESULTS.relative_to(ROOT)}")
+    if not args.report:
+        for target in chosen:
+            run_target(target, equivalent)
+    if args.report or not args.targets:
+        results, seconds = saved_outcomes(targets)
+        score = write_results(results, seconds)
+        print(f"mutation score: {score:.1f} % over {sum(o.mutants for o in results)} mutants "
+              f"({seconds:.0f} s of mutmut); written to {RESULTS.relative_to(ROOT)}")
+    else:
+        results, _ = saved_outcomes(chosen)
+        mutants = sum(o.mutants for o in results)
+        score = 100.0 * sum(o.caught + o.equivalent for o in results) / mutants if mutants else 100.0
+        print(f"mutation score of {', '.join(args.targets)}: {score:.1f} % over {mutants} mutants")
     return 0 if score >= MIN_SCORE else 1
 
 
