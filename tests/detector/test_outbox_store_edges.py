@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,74 @@ def test_the_parts_are_json_then_jpeg_per_item_named_as_the_reference_names_them
     name = Item(item_id, False, 0).identifier.replace(":", "%3A")
     assert s.read([item]) == [("files", (f"image_{name}.json", b'{"tags": ["t"]}', "application/json")),
                               ("files", (f"image_{name}.jpg", JPEG, "image/jpeg"))]
+
+
+def test_ids_never_repeat_or_go_back_even_after_their_item_left(tmp_path: Path, frozen: None,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    s, _ = store(tmp_path)
+    first = s.put(JPEG, {}, priority=False, drop_when_full=True)
+    s.remove(list(s.queues[False]))  # delivered: its files are gone, its id must still not come back
+    second = s.put(JPEG, {}, priority=False, drop_when_full=True)
+    assert second > first
+
+    class Earlier(datetime):  # the wall clock set back by a second
+        @classmethod
+        def now(cls, tz: object = None) -> Earlier:  # type: ignore[override]
+            return cls(TICK.year, TICK.month, TICK.day, TICK.hour, TICK.minute, TICK.second - 1, TICK.microsecond,
+                       tzinfo=UTC)
+
+    monkeypatch.setattr(outbox_store, "datetime", Earlier)
+    third = s.put(JPEG, {}, priority=False, drop_when_full=True)
+    assert third > second  # oldest first stays true: ids follow the order of arrival
+
+
+def test_ids_are_utc_whatever_the_local_time_zone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # UTC+9, no summer time
+    time.tzset()
+    try:
+        item_id = store(tmp_path)[0].put(JPEG, {}, priority=False, drop_when_full=True)
+        before = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=5)
+        assert before <= datetime.strptime(item_id, "%Y-%m-%d_%H-%M-%S.%f") <= before + timedelta(minutes=10)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_restarted_items_keep_their_queue_and_can_be_sent_and_removed(tmp_path: Path) -> None:
+    s, _ = store(tmp_path)
+    item_id = s.put(JPEG, {}, priority=True, drop_when_full=True)
+    again, _ = store(tmp_path)
+    (item,) = again.queues[True]
+    assert item.priority is True and len(again.read([item])) == 2
+    again.remove([item])
+    assert names(tmp_path / "outbox" / "priority") == [] and again.depth() == 0 and item.id == item_id
+
+
+def test_recovery_sweeps_only_the_journals_leftovers(tmp_path: Path) -> None:
+    root = tmp_path / "outbox"
+    root.mkdir()
+    (root / ".inflight.json.abcd1234").write_text("[")
+    (root / ".quotas.json.abcd1234").write_text("{")  # the quota book's, beside it: not the store's to delete
+    store(tmp_path)
+    assert not (root / ".inflight.json.abcd1234").exists() and (root / ".quotas.json.abcd1234").exists()
+
+
+def test_nothing_sent_or_a_vanished_file_is_no_error(tmp_path: Path) -> None:
+    s, metrics = store(tmp_path, max_items=2)
+    assert s.next_batch(5) == []
+    s.done_sending()  # no journal was written
+    oldest = s.put(JPEG, {}, priority=False, drop_when_full=True)
+    s.put(JPEG, {}, priority=False, drop_when_full=True)
+    (tmp_path / "outbox" / "normal" / f"{oldest}.jpg").unlink()  # gone behind the store's back
+    s.put(JPEG, {}, priority=False, drop_when_full=True)  # the budget drops it all the same
+    assert s.depth() == 2 and sample(metrics, "loop_detector_outbox_dropped_total", reason="budget") == 1
+
+
+def test_the_byte_count_follows_each_removal(tmp_path: Path) -> None:
+    s, _ = store(tmp_path)
+    ids = [s.put(JPEG, {"pad": "x" * n}, priority=False, drop_when_full=True) for n in (1, 20, 300)]
+    items = {i.id: i for i in s.queues[False]}
+    s.remove([items[ids[0]]])
+    assert s.bytes == items[ids[1]].size + items[ids[2]].size
+    s.remove([items[ids[2]]])
+    assert s.bytes == items[ids[1]].size
