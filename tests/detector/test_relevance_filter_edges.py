@@ -159,3 +159,12 @@ def test_the_least_recently_seen_camera_is_forgotten_first() -> None:
     assert f.causes(boxes((10, 10, 20, 20)), "c") == []
     assert f.causes(boxes((10, 10, 20, 20)), "a") == []
     assert f.causes(boxes((10, 10, 20, 20)), "b") == UNCERTAIN
+
+
+def test_an_observation_exactly_the_memory_old_is_not_forgotten_yet() -> None:
+    f, clock = make_filter(observation_memory_seconds=3600)
+    assert f.causes(boxes((10, 10, 20, 20)), "c") == UNCERTAIN
+    clock.now += 3600
+    assert f.causes(boxes((300, 10, 20, 20)), "c") == UNCERTAIN  # another object: the forgetting runs now
+    assert f.observation_count() == 2
+    assert f.causes(boxes((10, 10, 20, 20)), "c") == []  # the first, still exactly an hour old: seen
