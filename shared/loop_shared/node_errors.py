@@ -3,14 +3,50 @@
 A node's `errors.py` subclasses `NodeError` with a `status_code` per kind of failure (bad input, not ready, ...);
 routes raise them and `install_error_handler` answers `{"detail": message}` with that code. Anything else is a
 bug: logged with its traceback and answered as a 500 that names no internals.
+
+`error_responses(...)` documents the error answers a route gives (its `responses=`), so `/openapi.json` lists
+every status a client can get and the fuzzer (schemathesis, `make chaos`) checks each answer against it.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.routing import Route
+
+ERROR_MEANINGS = {
+    400: "The request is malformed",
+    401: "Not logged in",
+    404: "Not found",
+    405: "Method not allowed (`Allow` names those that are)",
+    409: "Conflicts with what is there already",
+    413: "Too large",
+    415: "Wrong content type",
+    422: "The content cannot be used",
+    429: "A quota is used up (`Retry-After` says for how long)",
+    503: "Not ready yet",
+    507: "No space left for it",
+}
+
+
+class ErrorDetail(BaseModel):
+    """The body of every error answer."""
+
+    detail: str | list[dict[str, Any]] | dict[str, Any] = Field(
+        description="What went wrong, for a person to act on; for a request that does not match its schema, "
+                    "FastAPI's list of what is wrong where; a 409 may carry what is there already (e.g. `{\"id\": "
+                    "...}`).")
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route (or a router) that answers these error statuses with an `ErrorDetail`."""
+    return {code: {"model": ErrorDetail, "description": ERROR_MEANINGS[code]} for code in codes}
 
 
 class NodeError(Exception):
@@ -41,3 +77,19 @@ def install_error_handler(app: FastAPI, node: str) -> None:
     # ours are answered where they happen; anything else reaches Starlette's outermost error middleware
     app.add_exception_handler(NodeError, mapped)
     app.add_exception_handler(Exception, mapped)
+    install_allow_header(app)
+
+
+def install_allow_header(app: FastAPI) -> None:
+    """A 405 names every method of the path in `Allow` (RFC 9110), not only those of the first route Starlette
+    matched: a path served by several routes (GET and DELETE, say) would otherwise list only one of them."""
+
+    async def method_not_allowed(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            methods = sorted({m for r in request.app.router.routes if isinstance(r, Route) and r.methods
+                              and r.path_regex.match(request.url.path) for m in r.methods})
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(methods)}
+        return await http_exception_handler(request, exc)
+
+    app.add_exception_handler(HTTPException, method_not_allowed)

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from loop_shared.errors import ModelPackageError
+from loop_shared.node_errors import install_allow_header
 
 from .store import Conflict, NotFound
 
@@ -36,3 +37,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for kind in (NotFound, Conflict, ModelPackageError, ValueError, Exception):
         app.add_exception_handler(kind, mapped)
+    install_allow_header(app)

@@ -227,3 +227,11 @@ class Received(BaseModel):
     models: list[ReceivedModelFormat]
     detections: list[ReceivedDetections]
     summary: ReceivedSummary
+
+
+def files_body(what: str) -> dict[str, Any]:
+    """The `openapi_extra` of a route that reads repeated multipart `files` parts itself (the request's form, not
+    FastAPI parameters), so that `/docs` and the fuzzer know what to send."""
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["files"], "properties": {"files": {
+            "type": "array", "items": {"type": "string", "format": "binary"}, "description": what}}}}}}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from loop_shared.node_errors import NodeError, install_error_handler
+from loop_shared.node_errors import ErrorDetail, NodeError, error_responses, install_error_handler
 
 
 class Gone(NodeError):
@@ -30,3 +30,25 @@ def test_node_errors_answer_their_status_and_message_and_anything_else_a_500_wit
     answer = TestClient(app, raise_server_exceptions=False).get("/bug")
     assert answer.status_code == 500 and answer.json() == {"detail": "internal error; see the test log"}
     assert "hunter2" not in answer.text
+
+
+def test_a_405_names_every_method_of_its_path_and_error_answers_are_documented() -> None:
+    app = FastAPI()
+    install_error_handler(app, "test")
+
+    @app.get("/thing/{name}", responses=error_responses(404, 422))
+    def get_thing(name: str) -> None:
+        raise Gone(name)
+
+    @app.delete("/thing/{name}")
+    def delete_thing(name: str) -> None:
+        return None
+
+    # Starlette alone names only the methods of the first route it matched (GET here)
+    answer = TestClient(app).put("/thing/a")
+    assert answer.status_code == 405 and answer.headers["allow"] == "DELETE, GET"
+    assert answer.json() == {"detail": "Method Not Allowed"}
+    responses = app.openapi()["paths"]["/thing/{name}"]["get"]["responses"]
+    assert set(responses) == {"200", "404", "422"}  # ours replace FastAPI's HTTPValidationError for 422
+    assert responses["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorDetail"}
+    ErrorDetail.model_validate(TestClient(app).get("/thing/a").json())

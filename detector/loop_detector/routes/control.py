@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 
 from loop_shared.errors import LoopError
+from loop_shared.node_errors import error_responses
 from loop_shared.schemas import AboutResponse, ModelVersionResponse, OperationMode, OutboxMode
 
 from ..deployment import Deployment, VersionError
@@ -19,7 +20,15 @@ from ..schemas import OutboxBacklog
 
 router = APIRouter(tags=["control"])
 M = TypeVar("M", bound=StrEnum)
-TEXT_BODY = {"requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}}
+
+
+def text_body_schema(schema: dict[str, object]) -> dict[str, object]:
+    """The `openapi_extra` of a route whose body is one plain-text value (read by `text_body`)."""
+    return {"requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string", **schema}}}}}
+
+
+def one_of(kind: type[StrEnum]) -> dict[str, object]:
+    return text_body_schema({"enum": [m.value for m in kind]})
 
 
 async def text_body(request: Request) -> str:
@@ -57,7 +66,8 @@ def get_model_version(deployment: DeploymentDep) -> ModelVersionResponse:
     return deployment.version_response()
 
 
-@router.put("/model_version", openapi_extra=TEXT_BODY)
+@router.put("/model_version", responses=error_responses(400), openapi_extra=text_body_schema(
+    {"pattern": r"^(follow_loop|pause|\d+\.\d+)$"}))
 async def put_model_version(request: Request, deployment: DeploymentDep) -> str:
     """Body: `follow_loop`, `pause`, or a version such as `1.2` (kept across restarts)."""
     try:
@@ -74,7 +84,7 @@ def get_operation_mode(deployment: DeploymentDep) -> str:
     return deployment.operation_mode.value
 
 
-@router.put("/operation_mode", openapi_extra=TEXT_BODY)
+@router.put("/operation_mode", responses=error_responses(422), openapi_extra=one_of(OperationMode))
 async def put_operation_mode(request: Request, deployment: DeploymentDep) -> str:
     """Body: `idle` (follow deployments) or `detecting` (no model updates); `startup` is set by the node."""
     await deployment.set_operation_mode(parse_mode(OperationMode, await text_body(request)))
@@ -93,7 +103,7 @@ def get_outbox(outbox: OutboxDep) -> OutboxBacklog:
     return OutboxBacklog.model_validate(outbox.backlog())
 
 
-@router.put("/outbox_mode", openapi_extra=TEXT_BODY)
+@router.put("/outbox_mode", responses=error_responses(422), openapi_extra=one_of(OutboxMode))
 async def put_outbox_mode(request: Request, outbox: OutboxDep) -> str:
     """Body: `continuous_upload`, `stopped`, or `metered` (only priority uploads go, e.g. on a metered link);
     returns once the upload in flight has been answered."""
@@ -101,7 +111,7 @@ async def put_outbox_mode(request: Request, outbox: OutboxDep) -> str:
     return "OK"
 
 
-@router.put("/debug_logging", openapi_extra=TEXT_BODY)
+@router.put("/debug_logging", responses=error_responses(400), openapi_extra=text_body_schema({"enum": ["on", "off"]}))
 async def debug_logging(request: Request) -> str:
     value = await text_body(request)
     if value not in ("on", "off"):

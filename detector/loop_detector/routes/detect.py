@@ -37,6 +37,7 @@ HEADERS = [
     ("source", "where the image comes from, e.g. a robot id"),
     ("creation-date", "when the image was taken (creation_date is accepted too)"),
 ]
+HEADER_SCHEMAS = {"autoupload": {"type": "string", "enum": [a.value for a in Autoupload]}}
 
 
 DRAW_PARAMETER = {"name": "draw", "in": "query", "required": False, "schema": {"type": "boolean", "default": False},
@@ -46,7 +47,8 @@ JSON, JPEG = b"application/json", b"image/jpeg"
 
 def _operation(field: str, many: bool, summary: str, description: str, answer_text: str) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [{"name": name, "in": "header", "required": False, "description": text,
-                                         "schema": {"type": "string"}} for name, text in HEADERS]
+                                         "schema": HEADER_SCHEMAS.get(name, {"type": "string"})}
+                                        for name, text in HEADERS]
     if not many:
         parameters.append(DRAW_PARAMETER)
     return {"post": {"tags": ["inference"], "summary": summary, "description": description,

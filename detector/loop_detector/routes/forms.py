@@ -28,7 +28,7 @@ def multipart_body(field: str, many: bool) -> dict[str, Any]:
     """OpenAPI description of a multipart body with image file(s) in `field`."""
     schema: dict[str, Any] = {"type": "string", "format": "binary"}
     if many:
-        schema = {"type": "array", "items": schema}
+        schema = {"type": "array", "items": schema, "minItems": 1}
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {
         "schema": {"type": "object", "required": [field], "properties": {field: schema}}}}}}
 

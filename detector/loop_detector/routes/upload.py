@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from loop_shared.node_errors import error_responses
 from loop_shared.schemas import ImageMetadata
 
 from .. import images
@@ -14,7 +15,8 @@ from .forms import multipart_body, read_files
 router = APIRouter(tags=["upload"])
 
 
-@router.post("/upload", openapi_extra=multipart_body("files", many=True))
+@router.post("/upload", openapi_extra=multipart_body("files", many=True),
+             responses=error_responses(400, 413, 415, 422, 429, 507))
 async def upload(request: Request, engine: EngineDep, source: str | None = None, creation_date: str | None = None,
                  upload_priority: bool = False) -> list[object]:
     """Queue images (repeated field `files`) for the Loop, tagged `picked_by_system`; answers `[200, "OK"]`.

@@ -11,14 +11,18 @@ from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 
 from loop_shared.loop_api import DeploymentTarget, LoopModel, ModelList, UploadedModel, paths
+from loop_shared.node_errors import error_responses
 
 from ..deps import LoggedIn, StoreDep, TrainingNumber, get_received, get_settings, get_store, public_host
 from ..packages import check_format, store_model_format
+from ..schemas import files_body
 from ..store import Conflict, NotFound, Store
 
-router = APIRouter()
-upload_router = APIRouter()  # mounted last: its catch-all path would shadow the others
+router = APIRouter(responses=error_responses(400, 401, 404, 409, 422))
+# mounted last: its catch-all path would shadow the others
+upload_router = APIRouter(responses=error_responses(404, 422))
 log = logging.getLogger("stub.models")
+MODEL_FILES = files_body("the model package: a zip, or its files")
 
 
 def _listing(store: Store, org: str, project: str, host: str, fmt: str | None) -> list[dict[str, Any]]:
@@ -53,7 +57,7 @@ async def _store_upload(request: Request, org: str, project: str, model: dict[st
     log.info("stored %s/%s model %s (version %s) in format %s", org, project, model["id"], model["version"], fmt)
 
 
-@router.put(paths.MODEL_FORMAT_UPLOAD.template, dependencies=[LoggedIn])
+@router.put(paths.MODEL_FORMAT_UPLOAD.template, dependencies=[LoggedIn], openapi_extra=MODEL_FILES)
 async def upload_model_format(org: str, project: str, model_id: str, fmt: str, request: Request) -> UploadedModel:
     """Add a format to an existing model (what converters do); 409 if that format is already stored."""
     store = get_store(request)
@@ -63,7 +67,7 @@ async def upload_model_format(org: str, project: str, model_id: str, fmt: str, r
     return UploadedModel(id=model_id)
 
 
-@router.put(paths.TRAINING_MODEL_UPLOAD.template, dependencies=[LoggedIn])
+@router.put(paths.TRAINING_MODEL_UPLOAD.template, dependencies=[LoggedIn], openapi_extra=MODEL_FILES)
 async def upload_training_model(org: str, project: str, number: TrainingNumber, fmt: str,
                                 request: Request) -> UploadedModel:
     """A trainer's new model: the first format creates the model version, later formats join it."""
@@ -112,7 +116,7 @@ def set_deployment_target(org: str, project: str, store: StoreDep,
     return DeploymentTarget(model_uuid=model["id"], version=model["version"])
 
 
-@upload_router.post("/{org}/projects/{project}/{fmt}")
+@upload_router.post("/{org}/projects/{project}/{fmt}", openapi_extra=MODEL_FILES)
 async def upload_new_model(org: str, project: str, fmt: str, request: Request,
                            comment: str | None = None) -> LoopModel:
     """Upload a model zip (`files=@model.zip`) in a format; it becomes the project's next model version."""

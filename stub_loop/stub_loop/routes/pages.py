@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse
 from prometheus_client import CollectorRegistry
 
 from loop_shared.loop_api import LoopImage
+from loop_shared.node_errors import error_responses
 from loop_shared.pages import install_pages
 
 from ..deps import SettingsDep, StoreDep
@@ -25,7 +26,7 @@ from ..stats import StoreStats, StubCollector
 from ..store import NotFound, Store
 from ..trainer_hub import TrainerHub
 
-router = APIRouter(tags=["pages (stub only)"])
+router = APIRouter(tags=["pages (stub only)"], responses=error_responses(404))
 STATES = ("inbox", "annotate", "review", "complete")
 FIGURES = ("map50", "metrics", "conversion", "resolution", "architecture")
 

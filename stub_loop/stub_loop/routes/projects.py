@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from urllib.parse import unquote
 
 import cv2
@@ -17,20 +17,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from loop_shared.loop_api import ImageIds, ImageList, ProjectList, paths
+from loop_shared.node_errors import error_responses
 from loop_shared.schemas import ImageMetadata
 
 from ..deps import LoggedIn, StoreDep, get_received, get_store
 from ..project_factory import GeneratorRequest, generate_project
-from ..schemas import GeneratedProject, ImagesReceived, ProjectInfo, StatusMessage
+from ..schemas import GeneratedProject, ImagesReceived, ProjectInfo, StatusMessage, files_body
 from ..store import NotFound, now_iso
 
-router = APIRouter()
+router = APIRouter(responses=error_responses(400, 401, 404, 422))
 log = logging.getLogger("stub.projects")
-IMAGE_STATES = {"inbox", "annotate", "review", "complete", "trash"}
+ImageState = Literal["inbox", "annotate", "review", "complete", "trash"]
+IMAGE_STATES = set(get_args(ImageState))
 
 
 class GeneratorBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)  # strict: `false` is not a count of images
 
     project_name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-]+$")
     inbox: int = Field(0, ge=0, le=5000)
@@ -82,11 +84,9 @@ def delete_project(org: str, project: str, store: StoreDep, keep_images: bool = 
 
 
 @router.get(paths.IMAGE_IDS.template, dependencies=[LoggedIn])
-def data(org: str, project: str, store: StoreDep, state: str | None = None) -> ImageIds:
+def data(org: str, project: str, store: StoreDep, state: ImageState | None = None) -> ImageIds:
     """Image ids of the project, optionally of one state (inbox, annotate, review, complete)."""
     store.require_project(org, project)
-    if state is not None and state not in IMAGE_STATES:
-        raise HTTPException(status_code=422, detail=f"unknown state {state!r}; use one of {sorted(IMAGE_STATES)}")
     return ImageIds(image_ids=store.image_ids(org, project, state))
 
 
@@ -124,7 +124,7 @@ def _pair_uploads(files: list[UploadFile]) -> dict[str, dict[str, UploadFile]]:
     return pairs
 
 
-@router.post(paths.IMAGE_UPLOAD.template)
+@router.post(paths.IMAGE_UPLOAD.template, openapi_extra=files_body("image_<id>.json and image_<id>.jpg pairs"))
 async def upload_images(org: str, project: str, request: Request) -> ImagesReceived:
     """The detectors' outbox target: repeated multipart `files`, a JSON part and a JPEG part per image.
 

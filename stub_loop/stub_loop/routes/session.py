@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request, Response
 
 from loop_shared.loop_api import paths
+from loop_shared.node_errors import error_responses
 
 from ..deps import SESSION_COOKIE, SettingsDep, StoreDep
 from ..schemas import StatusMessage
@@ -23,7 +24,7 @@ def status() -> StatusMessage:
     return StatusMessage(status="ok")
 
 
-@router.post(paths.LOGIN.template)
+@router.post(paths.LOGIN.template, responses=error_responses(401))
 def login(response: Response, store: StoreDep, settings: SettingsDep,
           username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "") -> StatusMessage:
     """Form login; sets the `session` cookie that every protected route and the Socket.IO handshake need."""

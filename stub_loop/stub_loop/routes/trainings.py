@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from loop_shared.loop_api import paths
+from loop_shared.node_errors import error_responses
 from loop_shared.schemas import Detections, DetectorStatus
 
 from ..deps import LoggedIn, ReceivedDep, StoreDep, TrainingNumber, get_store
@@ -24,7 +25,7 @@ from ..schemas import (
 )
 from ..trainer_hub import NoTrainerError, TrainerHub
 
-router = APIRouter()
+router = APIRouter(responses=error_responses(400, 401, 404, 409, 422))
 log = logging.getLogger("stub.trainings")
 
 
