@@ -72,7 +72,7 @@ HISTORY_INTRO = (
     "the most connection attempts per second of any node while the Loop was away (goal: at most 1). kill -9: "
     "accepted images lost, and the extra receipts against the images the journals named in flight at a crash. "
     "Memory: the detector's highest peak for one request (goal: under 600 MB). Fuzzing: 5xx answers of all "
-    "services together.")
+    "services together, and schemathesis's failed checks in all (5xx included) where the run counted them.")
 HISTORY_COLUMNS = ("date (UTC)", "commit", "command", "verdicts", "outage: attempts/s", "kill -9",
                    "memory peak (MB)", "fuzzing: 5xx", "duration (s)", "note")
 
@@ -106,6 +106,8 @@ def history_line(report: str, note: str = "") -> str:
         kill += f"; trainer: {_value(trainer, 'trainer', 'models created')} model(s)"
     fuzz = history.table_with(report, "service", "5xx")
     fuzz_5xx = str(sum(int(r["5xx"]) for r in fuzz)) if fuzz else history.MISSING
+    if fuzz and all("failed checks" in r for r in fuzz):
+        fuzz_5xx += f" ({sum(int(r['failed checks']) for r in fuzz)} failed checks)"
     return history.row([history.run_date(report), history.commit(report), shown, summary,
                         _highest(history.table_with(report, "outage", "attempts per second"), "attempts per second"),
                         kill, _highest(history.table_with(report, "request", "peak RSS (MB)"), "peak RSS (MB)"),
