@@ -71,7 +71,11 @@ class Hammer:
         client.connect(self.url, socketio_path=SIO)
         try:
             while not self.stop.is_set():
-                answer = client.call("detect", {"image": raw, "autoupload": "disabled"}, timeout=30)
+                try:
+                    answer = client.call("detect", {"image": raw, "autoupload": "disabled"}, timeout=30)
+                except socketio.exceptions.SocketIOError as e:  # no answer (timeout, disconnect) is a failure too
+                    self.failures.append(f"Socket.IO {type(e).__name__}: {e}")
+                    return
                 if "error" in answer:
                     self.failures.append(f"Socket.IO {answer['error']}")
                 else:
