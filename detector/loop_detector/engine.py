@@ -47,7 +47,7 @@ class Autoupload(StrEnum):
     @classmethod
     def parse(cls, value: str | None) -> Autoupload:
         try:
-            return cls(value or "filtered")
+            return cls("filtered" if value is None else value)  # an empty header is a mistake, not the default
         except ValueError:
             raise InputError(f"autoupload must be filtered, all or disabled, not {value!r}") from None
 

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from loop_detector.active_learning import Rules, load_config
 from loop_detector.engine import ActiveModel, Autoupload, DetectOptions, Engine, ImageInput
+from loop_detector.errors import InputError
 from loop_detector.logic import DetectorLogic
 from loop_detector.metrics import DetectorMetrics
 from loop_detector.outbox import Outbox
@@ -72,3 +74,19 @@ def test_raw_arrays_are_chunked_as_well(tmp_path: Path) -> None:
     engine.detect_sync(inputs, DetectOptions(autoupload=Autoupload.DISABLED))
     assert logic.calls == [[2500, 2500], [2500, 2500]]
     engine.close()
+
+
+
+def test_autoupload_is_filtered_when_absent_and_refused_when_empty_or_unknown() -> None:
+    assert Autoupload.parse(None) is Autoupload.FILTERED and Autoupload.parse("all") is Autoupload.ALL
+    for wrong in ("", "sometimes"):  # an empty `autoupload:` header is what schemathesis sent and we took as default
+        with pytest.raises(InputError, match="autoupload must be"):
+            Autoupload.parse(wrong)
+
+
+def test_draw_is_a_boolean_as_its_schema_says() -> None:
+    from loop_detector.routes.detect import wants_drawing
+    assert wants_drawing(b"") is False and wants_drawing(b"draw=false") is False and wants_drawing(b"draw=true")
+    for wrong in (b"draw=", b"draw=1", b"draw=yes", b"draw=TRUE"):  # schemathesis: 200 for strings not boolean
+        with pytest.raises(InputError, match="draw must be true or false"):
+            wants_drawing(wrong)

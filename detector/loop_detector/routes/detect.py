@@ -78,14 +78,12 @@ def parse_tags(value: str | None) -> list[str]:
 
 
 def wants_drawing(query_string: bytes) -> bool:
-    """The `draw` query parameter: true/1/yes or false/0/no (absent: false)."""
-    values = parse_qs(query_string.decode("latin-1")).get("draw", [])
-    value = values[-1].strip().lower() if values else "false"
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no", ""):
-        return False
-    raise InputError(f"draw must be true or false, not {value[:20]!r}")
+    """The `draw` query parameter, a boolean as its schema says: `true` or `false` (absent: false)."""
+    values = parse_qs(query_string.decode("latin-1"), keep_blank_values=True).get("draw", [])
+    value = values[-1] if values else "false"
+    if value not in ("true", "false"):
+        raise InputError(f"draw must be true or false, not {value[:20]!r}")
+    return value == "true"
 
 
 def detect_options(headers: Mapping[str, str]) -> DetectOptions:
