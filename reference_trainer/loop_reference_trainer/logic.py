@@ -15,6 +15,12 @@ from loop_trainer.logic import Reporter, TrainerLogic, TrainingJob
 CONF_THRESHOLD = 0.25
 
 
+def is_classification(job: TrainingJob) -> bool:
+    """A classification project: every category is of type `classification` (the classifier is trained); any
+    other project trains the detector on its box, point and segmentation categories."""
+    return bool(job.categories) and all(c.type == "classification" for c in job.categories)
+
+
 class ReferenceTrainerLogic(TrainerLogic):
     """A small anchor-free one-stage detector with a feature pyramid (JAX + Flax + Optax), exported with jax2onnx.
 
@@ -31,12 +37,22 @@ class ReferenceTrainerLogic(TrainerLogic):
 
     def train(self, job: TrainingJob, reporter: Reporter) -> None:
         from .devices import split_cpu  # JAX is imported only in the child process
-        from .train import run
 
         split_cpu()  # before JAX's first computation
+        if is_classification(job):
+            from .classifier import run as run_classifier
+
+            run_classifier(job, reporter)
+            return
+        from .train import run
+
         run(job, reporter)
 
     def model_files(self, job: TrainingJob) -> tuple[dict[str, list[Path]], dict[str, Any]]:
+        if is_classification(job):
+            from .classifier import model_files as classifier_files
+
+            return classifier_files(job)
         from .evaluate import NMS_IOU
 
         model = job.output_dir / "model.onnx"
@@ -52,6 +68,10 @@ class ReferenceTrainerLogic(TrainerLogic):
         return {self.model_format: [model, job.output_dir / "weights.npz"]}, metadata
 
     def detect(self, job: TrainingJob, model_dir: Path, images: list[Path]) -> list[Detections]:
+        if is_classification(job):
+            from .classifier import detect as classify
+
+            return classify(job, model_dir, images)
         import onnxruntime as ort
 
         from .data import letterbox, read_rgb
