@@ -1,0 +1,125 @@
+"""Mask average precision: COCO's "segm" figures, for instance masks instead of boxes.
+
+The definition is COCO's (pycocotools COCOeval, iouType="segm", area range "all", 100 detections per image and
+class), checked against pycocotools in tests/shared/test_mask_metrics.py: per image and class, candidates sorted
+by score (stable) are matched greedily, each to the unmatched reference of its class it overlaps most (the last of
+equal overlaps, as COCO) with mask IoU at least the threshold; `detection_metrics.average_precision` reads the
+precision at 101 recall points; mAP is the mean over the classes that have references, and mAP@0.5:0.95 the mean
+over the ten IoU thresholds 0.5, 0.55, ..., 0.95 as well.
+
+Masks are boolean [H, W] arrays of one image's size. Mask IoU is computed only for pairs whose bounding boxes
+touch, inside the overlap of the two boxes, so many small objects in a large image stay cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from loop_shared.detection_metrics import average_precision, greedy_match
+
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)  # exactly COCOeval's iouThrs
+MAX_DETECTIONS = 100                          # COCOeval's largest maxDets, per image and class
+
+
+def polygon_mask(points: Sequence[tuple[float, float]], height: int, width: int) -> np.ndarray:
+    """The pixels inside a polygon (x, y in pixels), as bool [height, width]; fewer than 3 points: empty."""
+    if len(points) < 3:
+        return np.zeros((height, width), bool)
+    image = Image.new("1", (width, height), 0)
+    ImageDraw.Draw(image).polygon([(float(x), float(y)) for x, y in points], fill=1, outline=1)
+    return np.asarray(image, dtype=bool)
+
+
+def _boxes(masks: np.ndarray) -> np.ndarray:
+    """[n, 4] (y0, y1, x0, x1), end exclusive, of each mask's pixels; (0, 0, 0, 0) for an empty mask."""
+    boxes = np.zeros((len(masks), 4), np.int64)
+    rows = np.asarray(masks.any(axis=2))
+    cols = np.asarray(masks.any(axis=1))
+    for k in range(len(masks)):
+        ys = np.flatnonzero(rows[k])
+        xs = np.flatnonzero(cols[k])
+        if len(ys):
+            boxes[k] = (ys[0], ys[-1] + 1, xs[0], xs[-1] + 1)
+    return boxes
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every mask in a (bool [n, H, W]) with every mask in b (bool [m, H, W]): float [n, m]; 0 where they
+    do not touch or both are empty."""
+    a = np.asarray(a, bool)
+    b = np.asarray(b, bool)
+    result = np.zeros((len(a), len(b)), np.float64)
+    if len(a) == 0 or len(b) == 0:
+        return result
+    if a.shape[1:] != b.shape[1:]:
+        raise ValueError(f"masks of different sizes: {a.shape[1:]} and {b.shape[1:]}")
+    area_a = a.reshape(len(a), -1).sum(axis=1)
+    area_b = b.reshape(len(b), -1).sum(axis=1)
+    box_a, box_b = _boxes(a), _boxes(b)
+    y0 = np.maximum(box_a[:, None, 0], box_b[None, :, 0])
+    y1 = np.minimum(box_a[:, None, 1], box_b[None, :, 1])
+    x0 = np.maximum(box_a[:, None, 2], box_b[None, :, 2])
+    x1 = np.minimum(box_a[:, None, 3], box_b[None, :, 3])
+    for i, j in zip(*np.nonzero((y1 > y0) & (x1 > x0)), strict=True):
+        inter = int(np.count_nonzero(a[i, y0[i, j]:y1[i, j], x0[i, j]:x1[i, j]]
+                                     & b[j, y0[i, j]:y1[i, j], x0[i, j]:x1[i, j]]))
+        union = int(area_a[i]) + int(area_b[j]) - inter
+        if union > 0:
+            result[i, j] = inter / union
+    return result
+
+
+@dataclass
+class MaskInstance:
+    category: int
+    score: float
+    mask: np.ndarray = field(repr=False)  # bool [H, W], the image's size
+
+
+def _match_last_of_equals(overlap: np.ndarray, threshold: float) -> np.ndarray:
+    """greedy_match, but among equal best overlaps the last reference wins, as in COCOeval.evaluateImg."""
+    if overlap.shape[1] == 0:
+        return np.full(overlap.shape[0], -1)
+    reversed_matches = greedy_match(overlap[:, ::-1], threshold)
+    return np.where(reversed_matches >= 0, overlap.shape[1] - 1 - reversed_matches, -1)
+
+
+def mask_map(references: list[list[MaskInstance]], candidates: list[list[MaskInstance]],
+             classes: int) -> tuple[float, float]:
+    """(mAP@0.5, mAP@0.5:0.95) of `candidates` against `references`, image by image (both lists in the same
+    order), over categories 0 .. classes-1 that have a reference; nan when none has."""
+    if len(references) != len(candidates):
+        raise ValueError(f"{len(candidates)} candidate lists for {len(references)} images")
+    totals = np.zeros(classes, np.int64)
+    scores: list[list[float]] = [[] for _ in range(classes)]
+    hits: list[list[np.ndarray]] = [[] for _ in range(classes)]  # per class: [detections, thresholds] per image
+    for refs, cands in zip(references, candidates, strict=True):
+        for category in range(classes):
+            own_refs = [r for r in refs if r.category == category]
+            own = sorted((c for c in cands if c.category == category), key=lambda c: -c.score)[:MAX_DETECTIONS]
+            totals[category] += len(own_refs)
+            if not own:
+                continue
+            scores[category].extend(c.score for c in own)
+            matched = np.zeros((len(own), len(IOU_THRESHOLDS)), bool)
+            if own_refs:
+                overlap = mask_iou(np.stack([c.mask for c in own]), np.stack([r.mask for r in own_refs]))
+                for t, threshold in enumerate(IOU_THRESHOLDS):
+                    matched[:, t] = _match_last_of_equals(overlap, min(float(threshold), 1 - 1e-10)) >= 0
+            hits[category].append(matched)
+    ap = np.full((classes, len(IOU_THRESHOLDS)), np.nan)
+    for category in range(classes):
+        if totals[category] == 0:
+            continue
+        found = np.concatenate(hits[category]) if hits[category] else np.zeros((0, len(IOU_THRESHOLDS)), bool)
+        for t in range(len(IOU_THRESHOLDS)):
+            ap[category, t] = average_precision(np.array(scores[category], np.float64),
+                                                found[:, t].astype(np.float64), int(totals[category]))
+    present = ~np.isnan(ap[:, 0])
+    if not present.any():
+        return float("nan"), float("nan")
+    return float(np.mean(ap[present, 0])), float(np.mean(ap[present]))
