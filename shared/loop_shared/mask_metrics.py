@@ -7,8 +7,9 @@ equal overlaps, as COCO) with mask IoU at least the threshold; `detection_metric
 precision at 101 recall points; mAP is the mean over the classes that have references, and mAP@0.5:0.95 the mean
 over the ten IoU thresholds 0.5, 0.55, ..., 0.95 as well.
 
-Masks are boolean [H, W] arrays of one image's size. Mask IoU is computed only for pairs whose bounding boxes
-touch, inside the overlap of the two boxes, so many small objects in a large image stay cheap.
+Masks are boolean [H, W] arrays of one image's size, or crops of them placed at an `origin` (what a model's
+instance masks are: only the pixels in the instance's box, so a hundred candidates of a large image stay small).
+Mask IoU is computed only for pairs whose bounding boxes touch, inside the overlap of the two boxes.
 """
 
 from __future__ import annotations
@@ -34,50 +35,62 @@ def polygon_mask(points: Sequence[tuple[float, float]], height: int, width: int)
     return np.asarray(image, dtype=bool)
 
 
-def _boxes(masks: np.ndarray) -> np.ndarray:
-    """[n, 4] (y0, y1, x0, x1), end exclusive, of each mask's pixels; (0, 0, 0, 0) for an empty mask."""
-    boxes = np.zeros((len(masks), 4), np.int64)
-    rows = np.asarray(masks.any(axis=2))
-    cols = np.asarray(masks.any(axis=1))
-    for k in range(len(masks)):
-        ys = np.flatnonzero(rows[k])
-        xs = np.flatnonzero(cols[k])
-        if len(ys):
-            boxes[k] = (ys[0], ys[-1] + 1, xs[0], xs[-1] + 1)
-    return boxes
+@dataclass
+class MaskInstance:
+    category: int
+    score: float
+    mask: np.ndarray = field(repr=False)  # bool [H, W]: the whole image, or a crop of it placed at `origin`
+    origin: tuple[int, int] = (0, 0)      # (x, y) of mask[0, 0] in the image, when `mask` is a crop
 
 
-def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every mask in a (bool [n, H, W]) with every mask in b (bool [m, H, W]): float [n, m]; 0 where they
-    do not touch or both are empty."""
-    a = np.asarray(a, bool)
-    b = np.asarray(b, bool)
+@dataclass(frozen=True)
+class _Tight:
+    """A mask cut to the box of its pixels: the pixels, where they start in the image, and how many are set."""
+
+    pixels: np.ndarray
+    y0: int
+    x0: int
+    area: int
+
+
+def _tight(mask: np.ndarray, origin: tuple[int, int] = (0, 0)) -> _Tight:
+    mask = np.asarray(mask, bool)
+    ys = np.flatnonzero(np.asarray(mask.any(axis=1)))
+    if not len(ys):
+        return _Tight(np.zeros((0, 0), bool), 0, 0, 0)
+    xs = np.flatnonzero(np.asarray(mask.any(axis=0)))
+    pixels = mask[ys[0]:ys[-1] + 1, xs[0]:xs[-1] + 1]
+    return _Tight(pixels, int(ys[0]) + origin[1], int(xs[0]) + origin[0], int(np.count_nonzero(pixels)))
+
+
+def _iou(a: list[_Tight], b: list[_Tight]) -> np.ndarray:
+    """IoU of every tight mask in a with every one in b, computed only where their boxes overlap."""
     result = np.zeros((len(a), len(b)), np.float64)
-    if len(a) == 0 or len(b) == 0:
+    if not a or not b:
         return result
-    if a.shape[1:] != b.shape[1:]:
-        raise ValueError(f"masks of different sizes: {a.shape[1:]} and {b.shape[1:]}")
-    area_a = a.reshape(len(a), -1).sum(axis=1)
-    area_b = b.reshape(len(b), -1).sum(axis=1)
-    box_a, box_b = _boxes(a), _boxes(b)
+    box_a = np.array([(t.y0, t.y0 + t.pixels.shape[0], t.x0, t.x0 + t.pixels.shape[1]) for t in a], np.int64)
+    box_b = np.array([(t.y0, t.y0 + t.pixels.shape[0], t.x0, t.x0 + t.pixels.shape[1]) for t in b], np.int64)
     y0 = np.maximum(box_a[:, None, 0], box_b[None, :, 0])
     y1 = np.minimum(box_a[:, None, 1], box_b[None, :, 1])
     x0 = np.maximum(box_a[:, None, 2], box_b[None, :, 2])
     x1 = np.minimum(box_a[:, None, 3], box_b[None, :, 3])
     for i, j in zip(*np.nonzero((y1 > y0) & (x1 > x0)), strict=True):
-        inter = int(np.count_nonzero(a[i, y0[i, j]:y1[i, j], x0[i, j]:x1[i, j]]
-                                     & b[j, y0[i, j]:y1[i, j], x0[i, j]:x1[i, j]]))
-        union = int(area_a[i]) + int(area_b[j]) - inter
+        ta, tb = a[i], b[j]
+        top, bottom, left, right = int(y0[i, j]), int(y1[i, j]), int(x0[i, j]), int(x1[i, j])
+        inter = int(np.count_nonzero(ta.pixels[top - ta.y0:bottom - ta.y0, left - ta.x0:right - ta.x0]
+                                     & tb.pixels[top - tb.y0:bottom - tb.y0, left - tb.x0:right - tb.x0]))
+        union = ta.area + tb.area - inter
         if union > 0:
             result[i, j] = inter / union
     return result
 
 
-@dataclass
-class MaskInstance:
-    category: int
-    score: float
-    mask: np.ndarray = field(repr=False)  # bool [H, W], the image's size
+def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every mask in a (bool [n, H, W]) with every mask in b (bool [m, H, W]): float [n, m]; 0 where they
+    do not touch or both are empty."""
+    if len(a) and len(b) and np.shape(a)[1:] != np.shape(b)[1:]:
+        raise ValueError(f"masks of different sizes: {np.shape(a)[1:]} and {np.shape(b)[1:]}")
+    return _iou([_tight(m) for m in a], [_tight(m) for m in b])
 
 
 def _match_last_of_equals(overlap: np.ndarray, threshold: float) -> np.ndarray:
@@ -107,7 +120,8 @@ def mask_map(references: list[list[MaskInstance]], candidates: list[list[MaskIns
             scores[category].extend(c.score for c in own)
             matched = np.zeros((len(own), len(IOU_THRESHOLDS)), bool)
             if own_refs:
-                overlap = mask_iou(np.stack([c.mask for c in own]), np.stack([r.mask for r in own_refs]))
+                overlap = _iou([_tight(c.mask, c.origin) for c in own],
+                               [_tight(r.mask, r.origin) for r in own_refs])
                 for t, threshold in enumerate(IOU_THRESHOLDS):
                     matched[:, t] = _match_last_of_equals(overlap, min(float(threshold), 1 - 1e-10)) >= 0
             hits[category].append(matched)

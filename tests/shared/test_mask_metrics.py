@@ -166,3 +166,12 @@ def test_only_the_best_hundred_candidates_per_image_and_class_count() -> None:
     # class 0: the hit ranks 101st and is cut, as in COCO; class 1 has its own hundred
     assert mask_map(references, candidates, 2) == (0.5, 0.5)
     assert coco_figures(references, candidates, 2) == pytest.approx((0.5, 0.5))
+
+
+def test_a_cropped_mask_placed_at_its_origin_is_the_same_mask() -> None:
+    whole = rect(4, 6, 12, 14)
+    crop = MaskInstance(0, 0.9, np.ones((8, 8), bool), origin=(4, 6))
+    shifted = MaskInstance(0, 0.8, np.ones((8, 8), bool), origin=(8, 6))  # half of it: IoU 1/3
+    assert mask_map([[MaskInstance(0, 1, whole)]], [[crop]], 1) == (1.0, 1.0)
+    assert mask_map([[MaskInstance(0, 1, whole)]], [[shifted]], 1) == (0.0, 0.0)
+    assert mask_map([[crop]], [[MaskInstance(0, 0.9, whole)]], 1) == (1.0, 1.0)
