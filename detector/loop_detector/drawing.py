@@ -36,11 +36,45 @@ def _label(canvas: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int
     cv2.putText(canvas, text, (x + 3, top + h + 2), font, 0.45 * scale, (255, 255, 255), thickness, cv2.LINE_AA)
 
 
+def _tint(canvas: np.ndarray, polygon: np.ndarray, colour: tuple[int, int, int], line: int) -> None:
+    """Fill `polygon` with `colour` at 30 % over the picture, then outline it: only the polygon's own pixels and its
+    outline change, and only the polygon's bounding rectangle is touched (cheap for small objects on big images)."""
+    x, y, w, h = cv2.boundingRect(polygon)
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(canvas.shape[1], x + w), min(canvas.shape[0], y + h)
+    if x1 > x0 and y1 > y0:
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(mask, [polygon - np.array([x0, y0], np.int32)], 1)
+        region = canvas[y0:y1, x0:x1]
+        inside = mask.astype(bool)
+        region[inside] = (region[inside] * 0.7 + np.array(colour, np.float64) * 0.3 + 0.5).astype(np.uint8)
+    cv2.polylines(canvas, [polygon], True, colour, line, cv2.LINE_AA)
+
+
+def _classifications(canvas: np.ndarray, metadata: ImageMetadata, colours: dict[str, str], scale: float) -> None:
+    """The image's classes as labels stacked in the top-left corner, the most confident first."""
+    top = 4
+    font, thickness = cv2.FONT_HERSHEY_SIMPLEX, max(1, round(scale * 1.5))
+    for item in sorted(metadata.classification_detections, key=lambda c: -c.confidence):
+        text = f"{item.category_name} {item.confidence:.0%}"
+        (w, h), base = cv2.getTextSize(text, font, 0.55 * scale, thickness)
+        cv2.rectangle(canvas, (4, top), (4 + w + 8, top + h + base + 6), colour_of(item.category_name, colours), -1)
+        cv2.putText(canvas, text, (8, top + h + 3), font, 0.55 * scale, (255, 255, 255), thickness, cv2.LINE_AA)
+        top += h + base + 10
+
+
 def draw(rgb: np.ndarray, metadata: ImageMetadata, colours: dict[str, str]) -> np.ndarray:
-    """A copy of `rgb` with boxes, points and segmentations outlined and labelled with name and confidence."""
+    """A copy of `rgb` with boxes and points outlined, segmentations filled semi-transparent and outlined, each
+    labelled with name and confidence, and the classifications listed in the top-left corner."""
     canvas = np.ascontiguousarray(rgb.copy())
     scale = max(1.0, max(canvas.shape[:2]) / 640)
     line = max(2, round(2 * scale))
+    for segment in metadata.segmentation_detections:  # first: boxes and labels stay readable on top of a fill
+        if isinstance(segment.shape, str) or not segment.shape.points:
+            continue
+        colour = colour_of(segment.category_name, colours)
+        polygon = np.array([(round(p.x), round(p.y)) for p in segment.shape.points], np.int32)
+        _tint(canvas, polygon, colour, line)
     for box in metadata.box_detections:
         colour = colour_of(box.category_name, colours)
         cv2.rectangle(canvas, (box.x, box.y), (box.x + box.width, box.y + box.height), colour, line)
@@ -54,15 +88,10 @@ def draw(rgb: np.ndarray, metadata: ImageMetadata, colours: dict[str, str]) -> n
     for segment in metadata.segmentation_detections:
         if isinstance(segment.shape, str) or not segment.shape.points:
             continue
-        colour = colour_of(segment.category_name, colours)
-        polygon = np.array([(round(p.x), round(p.y)) for p in segment.shape.points], np.int32)
-        overlay = canvas.copy()
-        cv2.fillPoly(overlay, [polygon], colour)
-        cv2.addWeighted(overlay, 0.3, canvas, 0.7, 0, dst=canvas)
-        cv2.polylines(canvas, [polygon], True, colour, line, cv2.LINE_AA)
-        first = polygon[0]
-        _label(canvas, f"{segment.category_name} {segment.confidence:.0%}", int(first[0]), int(first[1]), colour,
-               scale)
+        first = segment.shape.points[0]
+        _label(canvas, f"{segment.category_name} {segment.confidence:.0%}", round(first.x), round(first.y),
+               colour_of(segment.category_name, colours), scale)
+    _classifications(canvas, metadata, colours, scale)
     return canvas
 
 

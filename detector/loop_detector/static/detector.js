@@ -8,6 +8,21 @@
 
   function threshold() { return Number($("threshold").value); }
 
+  // the image's classes, most confident first, as labels stacked in the top-left corner; returns their texts
+  function drawClasses(ctx, classifications) {
+    const texts = [];
+    ctx.font = "600 14px system-ui, sans-serif";
+    [...classifications].sort((a, b) => b.confidence - a.confidence).forEach((d, i) => {
+      const text = `${d.category_name} ${(d.confidence * 100).toFixed(0)}%`;
+      const top = 6 + i * 24;
+      ctx.fillStyle = colourOf(d.category_name, categories);
+      ctx.fillRect(6, top, ctx.measureText(text).width + 12, 20);
+      ctx.fillStyle = "#fff"; ctx.fillText(text, 12, top + 15);
+      texts.push(text);
+    });
+    return texts;
+  }
+
   function draw() {
     if (!image) return;
     const canvas = $("canvas"), ctx = canvas.getContext("2d");
@@ -20,7 +35,9 @@
     $("threshold-value").textContent = `${Math.round(threshold() * 100)} %`;
     if (!result) return;
     const drawn = Loop.drawObjects(ctx, result, { scale, threshold: threshold(), categories });
-    canvas.dataset.drawn = drawn;
+    const classes = drawClasses(ctx, (result.classification_detections || []).filter((d) => d.confidence >= threshold()));
+    canvas.dataset.drawn = drawn + classes.length;
+    canvas.dataset.classes = classes.join("; ");
     const rows = [
       ...(result.box_detections || []).map((d) => ({ ...d, kind: "box", where: `${d.x}, ${d.y}  ${d.width}×${d.height}` })),
       ...(result.point_detections || []).map((d) => ({ ...d, kind: "point", where: `${num(d.x, 1)}, ${num(d.y, 1)}` })),
