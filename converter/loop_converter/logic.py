@@ -48,7 +48,10 @@ class ConverterLogic(ABC):
         """The accuracy gate of a class with `accuracy_gate = True`, called after `convert` with images of the
         project that calibration did not use (its test images when it has some). Return figures with
         `accuracy_drop` (0 = the converted model detects exactly what the source does, 1 = nothing alike): the
-        conversion is published only when that is within `LOOP_MAX_ACCURACY_DROP`, and the figures go into its
+        conversion is published only when that is within `LOOP_MAX_ACCURACY_DROP` (and, where present,
+        `mask_accuracy_drop` within `LOOP_MAX_MASK_ACCURACY_DROP`, `top1_agreement` at least
+        `LOOP_MIN_TOP1_AGREEMENT`, `probability_difference_mean` within `LOOP_MAX_PROBABILITY_DIFFERENCE`; a
+        classifier's `accuracy_drop` is not checked, its agreement is), and the figures go into its
         model.json as `conversion`. Runs in a worker thread.
         """
         return None

@@ -19,6 +19,14 @@ class ConverterSettings(NodeSettings):
     max_accuracy_drop: float = Field(0.02, ge=0, le=1, description="Largest accuracy drop (1 - mAP@0.5 of the "
                                      "converted model against the source model's detections) a conversion may "
                                      "have to be published.")
+    max_mask_accuracy_drop: float = Field(0.02, ge=0, le=1, description="Segmentation models: largest mask "
+                                          "accuracy drop (1 - mask mAP@0.5 of the converted model against the "
+                                          "source model's masks) a conversion may have to be published.")
+    min_top1_agreement: float = Field(0.98, ge=0, le=1, description="Classifiers: smallest share of images whose "
+                                      "best class the converted model keeps for a conversion to be published.")
+    max_probability_difference: float = Field(0.03, ge=0, le=1, description="Classifiers: largest mean absolute "
+                                              "difference of the class probabilities between the source and the "
+                                              "converted model for a conversion to be published.")
     accuracy_images: int = Field(32, ge=0, le=1000, description="Images of the project the accuracy check runs "
                                  "both models on: its test images when it has some, topped up with annotated images "
                                  "the calibration did not use.")

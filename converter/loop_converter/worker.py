@@ -28,6 +28,7 @@ from loop_shared.model_package import MODEL_JSON, extract_package, read_model_js
 from loop_shared.names import is_safe_name
 from loop_shared.tasks import TaskHealth, one_line, spawn
 
+from .gate import GATED, Limits, refusal
 from .logic import ConverterLogic
 from .metrics import ConverterMetrics
 from .partition import Partition, owner, replica_number
@@ -65,6 +66,8 @@ class Worker:
         self.converted_count = 0
         self.skipped_count = 0  # the target format appeared while we converted (another replica was faster)
         self.last_figures: dict[str, Any] | None = None  # the accuracy figures of the latest conversion
+        self.limits = Limits(settings.max_accuracy_drop, settings.max_mask_accuracy_drop, settings.min_top1_agreement,
+                             settings.max_probability_difference)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -212,12 +215,11 @@ class Worker:
             return None
         figures = {"measured": True, **figures}
         self.last_figures = figures
-        drop, limit = float(figures.get("accuracy_drop", 0.0)), self.settings.max_accuracy_drop
-        if drop > limit:
-            raise ConversionError(f"the converted model lost too much: accuracy drop {drop:.3f} > "
-                                  f"LOOP_MAX_ACCURACY_DROP {limit} (mAP@0.5 {figures.get('map50_vs_source')} against "
-                                  f"the source's detections on {figures.get('images')} images)", figures)
-        log.info("accuracy check passed: drop %.3f (limit %s) on %s images", drop, limit, figures.get("images"))
+        reason = refusal(figures, self.limits)
+        if reason is not None:
+            raise ConversionError(reason, figures)
+        log.info("accuracy check passed (%s) on %s images", ", ".join(
+            f"{key} {figures[key]}" for key in GATED if key in figures), figures.get("images"))
         return figures
 
     def status(self) -> dict[str, Any]:

@@ -6,6 +6,10 @@ coefficients per candidate); the prototypes come from the image: prototype 0 is 
 the green one, each averaged over 4 x 4 pixels and mapped to a logit that is positive where the channel is brighter
 than half. A candidate with coefficients (1, 0) therefore segments whatever is red inside its box, one with
 (0, 1) whatever is green: a test draws a shape of known pixels and knows the mask the model must give back.
+
+With `conv`, the prototypes come from two convolutions instead (a strided 4 x 4 one averaging each channel, then a
+1 x 1 one mapping red and green to the same logits), so the model has weights an INT8 converter quantizes, and a
+last layer before an output, which the converter keeps float.
 """
 
 from __future__ import annotations
@@ -29,9 +33,30 @@ def candidate(cx: float, cy: float, w: float, h: float, scores: list[float],
     return [cx, cy, w, h, *scores, *coefficients]
 
 
-def build_segmenter_onnx(size: int, candidates: list[list[float]], swap_outputs: bool = False) -> bytes:
+def _conv_prototypes() -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """output1 from convolutions: channel means over 4 x 4 pixels, then gain x (mean - 0.5) for red and green."""
+    average = np.zeros((3, 3, 4, 4), np.float32)
+    for channel in range(3):
+        average[channel, channel] = 1 / 16
+    project = np.zeros((2, 3, 1, 1), np.float32)
+    project[0, 0], project[1, 1] = PROTO_GAIN, PROTO_GAIN
+    init = [numpy_helper.from_array(average, "average_weights"),
+            numpy_helper.from_array(np.zeros(3, np.float32), "average_bias"),
+            numpy_helper.from_array(project, "proto_weights"),
+            numpy_helper.from_array(np.full(2, -PROTO_GAIN / 2, np.float32), "proto_bias")]
+    nodes = [helper.make_node("Conv", ["images", "average_weights", "average_bias"], ["averaged"],
+                              kernel_shape=[4, 4], strides=[4, 4], name="average"),
+             helper.make_node("Relu", ["averaged"], ["features"], name="relu"),
+             helper.make_node("Conv", ["features", "proto_weights", "proto_bias"], ["output1"],
+                              kernel_shape=[1, 1], name="proto")]
+    return nodes, init
+
+
+def build_segmenter_onnx(size: int, candidates: list[list[float]], swap_outputs: bool = False,
+                         conv: bool = False) -> bytes:
     """Serialized model with input `[1, 3, size, size]`; `candidates` are the columns of output0. With
-    `swap_outputs` the prototypes come first among the outputs (an export may order them either way)."""
+    `swap_outputs` the prototypes come first among the outputs (an export may order them either way); with
+    `conv` the prototypes come from convolutions (weights to quantize), with the same values."""
     if size % 4:
         raise ValueError("size must be a multiple of 4")
     detections = np.asarray(candidates, np.float32).T[np.newaxis]  # [1, 4 + C + 2, N]
@@ -46,11 +71,19 @@ def build_segmenter_onnx(size: int, candidates: list[list[float]], swap_outputs:
         helper.make_node("ReduceMean", ["images"], ["mean"], axes=[1, 2, 3], keepdims=0),
         helper.make_node("Mul", ["mean", "zero"], ["nothing"]),  # keeps output0 attached to the input
         helper.make_node("Add", ["detections", "nothing"], ["output0"]),
-        helper.make_node("Slice", ["images", "first", "last", "channel_axis"], ["red_green"]),
-        helper.make_node("AveragePool", ["red_green"], ["pooled"], kernel_shape=[4, 4], strides=[4, 4]),
-        helper.make_node("Sub", ["pooled", "half"], ["centred"]),
-        helper.make_node("Mul", ["centred", "gain"], ["output1"]),
     ]
+    if conv:
+        proto_nodes, proto_init = _conv_prototypes()
+        nodes += proto_nodes
+        used = {name for node in nodes for name in node.input}
+        init = [tensor for tensor in init + proto_init if tensor.name in used]
+    else:
+        nodes += [
+            helper.make_node("Slice", ["images", "first", "last", "channel_axis"], ["red_green"]),
+            helper.make_node("AveragePool", ["red_green"], ["pooled"], kernel_shape=[4, 4], strides=[4, 4]),
+            helper.make_node("Sub", ["pooled", "half"], ["centred"]),
+            helper.make_node("Mul", ["centred", "gain"], ["output1"]),
+        ]
     outputs = [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(detections.shape)),
                helper.make_tensor_value_info("output1", TensorProto.FLOAT, [1, 2, size // 4, size // 4])]
     graph = helper.make_graph(nodes, "colour_segmenter",

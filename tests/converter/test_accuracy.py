@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from loop_converter import accuracy
+from loop_converter import accuracy, box_accuracy
 from loop_shared.detection_metrics import Box
 
 SOURCE = [[Box(0, 0, 10, 10, 0, 0.6), Box(40, 40, 50, 50, 0, 0.45), Box(80, 80, 90, 90, 0, 0.2)]]
@@ -29,7 +29,7 @@ def fake_models(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float | None
         calls.append((model.stem, conf))
         return SOURCE if model.stem == "source" else CONVERTED[model.stem]
 
-    monkeypatch.setattr(accuracy, "detections", detections)
+    monkeypatch.setattr(box_accuracy, "detections", detections)
     return calls
 
 
@@ -37,8 +37,8 @@ def fake_models(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float | None
 def test_the_gate_reads_threshold_crossings_as_the_same_box(
         fake_models: list[tuple[str, float | None]], tmp_path: Path, converted: str, drop: float) -> None:
     figures = accuracy.measure(tmp_path / "source.onnx", tmp_path / f"{converted}.onnx", [tmp_path / "a.jpg"],
-                               {"conf_threshold": 0.5})
+                               {"conf_threshold": 0.5, "output_layout": "ultralytics"})
     # both models ranked down to the same low confidence; the reference is what the source reports (> 0.5)
-    assert fake_models == [("source", accuracy.RANKING_CONF), (converted, accuracy.RANKING_CONF)]
+    assert fake_models == [("source", box_accuracy.RANKING_CONF), (converted, box_accuracy.RANKING_CONF)]
     assert figures["source_detections"] == 1
     assert figures["accuracy_drop"] == pytest.approx(drop)
