@@ -11,10 +11,11 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 
+from .annotator_hub import AnnotatorHub
 from .demo import seed_demo
 from .errors import install_error_handlers
 from .received import ReceivedCollector, ReceivedCounts
-from .routes import health, models, pages, projects, received, session, trainings
+from .routes import annotator, health, models, pages, projects, received, session, trainings
 from .settings import StubSettings
 from .store import Store
 from .trainer_hub import TrainerHub
@@ -28,6 +29,7 @@ def create_app(settings: StubSettings) -> Any:
     counts = ReceivedCounts(settings.data_dir)
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[], max_http_buffer_size=64 * 2**20)
     hub = TrainerHub(store, sio)
+    annotators = AnnotatorHub(hub, store, counts, sio)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -41,8 +43,9 @@ def create_app(settings: StubSettings) -> Any:
     app = FastAPI(title="Learning Loop stub", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="A test double of the Learning Loop's node-facing API. Not the Learning Loop.")
     app.state.settings, app.state.store, app.state.hub, app.state.received = settings, store, hub, counts
+    app.state.annotators = annotators
     install_error_handlers(app)
-    for module in (session, projects, models, trainings, received):
+    for module in (session, projects, models, trainings, received, annotator):
         app.include_router(module.router, prefix="/api")
     app.include_router(models.upload_router, prefix="/api")
     pages.install(app, store, hub)  # the page at /, /docs offline, /demo.jpg, the metrics registry

@@ -3,13 +3,15 @@
 The store keeps an image once and a model format once (a repeat is acknowledged, or answered 409), so what it
 holds cannot show a node that sent something twice. These counters can: each image part pair a detector sends
 (keyed by its identifier and a digest of its JPEG, so two detectors that happen to pick the same identifier are
-not taken for one), each model-format upload (keyed by model and format), however the stub answered it, and
-each image's detections a trainer sends. They live in their own table of the stub's SQLite file, so they survive
+not taken for one), each model-format upload (keyed by model and format), however the stub answered it, each
+image's detections a trainer sends, and each segmentation annotation an annotation node sends (with the polygon that
+arrived and whether the stub stored it). They live in their own table of the stub's SQLite file, so they survive
 a restart of the stub like its state.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -25,7 +27,10 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS received (kind TEXT, org TEXT, project TEXT, key TEXT, detail TEXT, count INTEGER,
     first TEXT, last TEXT, PRIMARY KEY (kind, org, project, key));
 """
-IMAGE, MODEL, DETECTIONS = "image", "model", "detections"
+UPSERT = ("INSERT INTO received VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (kind, org, project, key) "
+          "DO UPDATE SET count = count + 1, last = excluded.last")
+UPSERT_LATEST = UPSERT + ", detail = excluded.detail"
+IMAGE, MODEL, DETECTIONS, ANNOTATION = "image", "model", "detections", "segmentation_annotation"
 
 
 class ReceivedCounts:
@@ -43,16 +48,16 @@ class ReceivedCounts:
         with self._lock:
             self._db.close()
 
-    def _count(self, kind: str, org: str, project: str, keys: Iterable[tuple[str, str]]) -> None:
+    def _count(self, kind: str, org: str, project: str, keys: Iterable[tuple[str, str]],
+               latest_detail: bool = False) -> None:
+        """One arrival of each key; `latest_detail` keeps the detail of the last arrival instead of the first."""
+        sql = UPSERT_LATEST if latest_detail else UPSERT
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for key, detail in keys:
                     now = now_iso()
-                    self._db.execute(
-                        "INSERT INTO received VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (kind, org, project, key) "
-                        "DO UPDATE SET count = count + 1, last = excluded.last",
-                        (kind, org, project, key, detail, now, now))
+                    self._db.execute(sql, (kind, org, project, key, detail, now, now))
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -68,6 +73,14 @@ class ReceivedCounts:
     def detections(self, org: str, project: str, image_ids: Iterable[str]) -> None:
         """Count one arrival of the detections of each image of one detections request."""
         self._count(DETECTIONS, org, project, ((image_id, image_id) for image_id in image_ids))
+
+    def segmentation_annotation(self, org: str, project: str, annotation: dict[str, Any], refused: str | None) -> None:
+        """Count one arrival of an annotation node's `update_segmentation_annotation`, keyed by the annotation's id,
+        with what arrived (image, category, polygon) and why the stub refused it (None: stored)."""
+        detail = {"image_id": annotation.get("image_id"), "category_id": annotation.get("category_id"),
+                  "points": (annotation.get("shape") or {}).get("points") if isinstance(annotation.get("shape"), dict)
+                  else None, "refused": refused}
+        self._count(ANNOTATION, org, project, [(str(annotation.get("id")), json.dumps(detail))], latest_detail=True)
 
     def _rows(self, kind: str, org: str | None, project: str | None, repeated: bool) -> list[sqlite3.Row]:
         sql = "SELECT * FROM received WHERE kind = ?"
@@ -90,9 +103,13 @@ class ReceivedCounts:
                   for r in self._rows(MODEL, org, project, repeated)]
         detections = [{"organization": r["org"], "project": r["project"], "image_id": r["key"], "count": r["count"],
                        "first": r["first"], "last": r["last"]} for r in self._rows(DETECTIONS, org, project, repeated)]
+        annotations = [{"organization": r["org"], "project": r["project"], "annotation_id": r["key"],
+                        **json.loads(r["detail"]), "count": r["count"], "first": r["first"], "last": r["last"]}
+                       for r in self._rows(ANNOTATION, org, project, repeated)]
         return {"images": images, "models": models, "detections": detections,
+                "segmentation_annotations": annotations,
                 "summary": {"images": summary(images), "model_formats": summary(models),
-                            "detections": summary(detections)}}
+                            "detections": summary(detections), "segmentation_annotations": summary(annotations)}}
 
     def totals(self) -> list[tuple[str, str, str, str, int, int]]:
         """(kind, org, project, format or "", uploads received, received more than once) for /metrics."""
@@ -127,6 +144,8 @@ class ReceivedCollector(Collector):
                                          "detections requests, repeats included", labels=labels)
         detection_repeats = GaugeMetricFamily("loop_stub_received_detection_repeats", "Arrivals of detections for "
                                               "an image whose detections had arrived before", labels=labels)
+        annotations = CounterMetricFamily("loop_stub_received_segmentation_annotations", "Segmentation annotations "
+                                          "annotation nodes sent, repeats and refused ones included", labels=labels)
         for kind, org, project, fmt, n, extra in self.counts.totals():
             if kind == IMAGE:
                 images.add_metric([org, project], n)
@@ -137,4 +156,6 @@ class ReceivedCollector(Collector):
             elif kind == DETECTIONS:
                 detections.add_metric([org, project], n)
                 detection_repeats.add_metric([org, project], extra)
-        yield from (images, image_repeats, models, model_repeats, detections, detection_repeats)
+            elif kind == ANNOTATION:
+                annotations.add_metric([org, project], n)
+        yield from (images, image_repeats, models, model_repeats, detections, detection_repeats, annotations)

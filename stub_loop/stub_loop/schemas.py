@@ -136,6 +136,27 @@ class TrainerList(BaseModel):
     trainers: list[ConnectedTrainer]
 
 
+class ConnectedAnnotator(ConnectedTrainer):
+    status: dict[str, Any] | None = Field(description="The annotation node's last `update_annotation_node` status.")
+
+
+class AnnotatorList(BaseModel):
+    """`GET /api/annotators`: annotation nodes connected over Socket.IO and their last status (stub only)."""
+
+    annotators: list[ConnectedAnnotator]
+
+
+class AnnotatorAck(BaseModel):
+    """`POST .../annotator/input`: the annotation node's acknowledgement of `handle_user_input`, as it sent it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    success: bool
+    # defaults for /docs only: the route answers the node's ack verbatim, as JSON, without this model
+    error_msg: str | None = Field(None, description="Why the input failed; None when it did not.")
+    payload: Any = Field(None, description="The SVG to draw over the image (`\"\"` after Escape); None on failure.")
+
+
 class SeenDetector(DetectorStatus):
     """A detector's last status report and when it came."""
 
@@ -208,6 +229,17 @@ class ReceivedDetections(_Where):
     last: str
 
 
+class ReceivedSegmentationAnnotation(_Where):
+    annotation_id: str
+    image_id: Any = Field(description="As it arrived (the last arrival), like `category_id` and `points`.")
+    category_id: Any
+    points: Any = Field(description="The polygon's corners in image pixels, `[{x, y}, ...]`.")
+    refused: str | None = Field(description="Why the stub did not store the last arrival; None: stored.")
+    count: int = Field(description="How many times it arrived.")
+    first: str
+    last: str
+
+
 class ArrivalSummary(BaseModel):
     received: int
     distinct: int
@@ -218,6 +250,7 @@ class ReceivedSummary(BaseModel):
     images: ArrivalSummary
     model_formats: ArrivalSummary
     detections: ArrivalSummary
+    segmentation_annotations: ArrivalSummary
 
 
 class Received(BaseModel):
@@ -226,6 +259,7 @@ class Received(BaseModel):
     images: list[ReceivedImage]
     models: list[ReceivedModelFormat]
     detections: list[ReceivedDetections]
+    segmentation_annotations: list[ReceivedSegmentationAnnotation]
     summary: ReceivedSummary
 
 

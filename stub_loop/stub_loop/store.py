@@ -189,6 +189,24 @@ class Store:
             db.execute("UPDATE images SET data = ? WHERE id = ?", (json.dumps(data), image_id))
         return True
 
+    def put_segmentation_annotation(self, org: str, project: str, annotation: dict[str, Any]) -> bool:
+        """Add the annotation to its image's `segmentation_annotations` (replacing one with the same id) in one
+        transaction; False when the image is not in the project."""
+        with self._tx() as db:
+            row = db.execute("SELECT data FROM images WHERE org = ? AND project = ? AND id = ?",
+                             (org, project, annotation["image_id"])).fetchone()
+            if row is None:
+                return False
+            data = json.loads(row["data"])
+            kept = [a for a in data.get("segmentation_annotations") or [] if a.get("id") != annotation["id"]]
+            data["segmentation_annotations"] = [*kept, annotation]
+            db.execute("UPDATE images SET data = ? WHERE id = ?", (json.dumps(data), annotation["image_id"]))
+        return True
+
+    def image_record(self, org: str, project: str, image_id: str) -> dict[str, Any] | None:
+        rows = self.images(org, project, [image_id])
+        return rows[0] if rows else None
+
     # models ---------------------------------------------------------------------------------------------------
     def model_file(self, model_id: str, fmt: str) -> Path:
         return self.models_dir / model_id / f"{fmt}.zip"

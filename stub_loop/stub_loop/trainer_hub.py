@@ -1,10 +1,12 @@
-"""The stub Loop's Socket.IO side: who is connected, what trainers report, and sending them trainings."""
+"""The stub Loop's Socket.IO side: who is connected (the one registry of connections, trainers, annotation nodes and
+annotation pages alike), what trainers report, and sending them trainings. Annotation nodes: annotator_hub.py."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
@@ -47,12 +49,12 @@ class TrainerHub:
         self.store = store
         self.sio = sio
         self.connections: dict[str, Connection] = {}
+        # called with the sid of every connection that ends (the annotator hub logs a page's session out)
+        self.disconnect_listeners: list[Callable[[str], Awaitable[None]]] = []
         sio.on("connect", self.on_connect)
         sio.on("disconnect", self.on_disconnect)
         sio.on("update_trainer", self.on_update_trainer)
         sio.on("update_training", self.on_update_training)
-        sio.on("update_annotation_node", self.on_update_annotation_node)
-        sio.on("update_segmentation_annotation", self.on_update_segmentation_annotation)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         cookie = SimpleCookie(environ.get("HTTP_COOKIE", ""))
@@ -70,6 +72,8 @@ class TrainerHub:
         conn = self.connections.pop(sid, None)
         if conn:
             log.info("%s disconnected (sid %s)", conn.node_type or "node", sid)
+        for listener in self.disconnect_listeners:
+            await listener(sid)
 
     async def on_update_trainer(self, sid: str, data: Any) -> dict[str, Any]:
         try:
@@ -118,15 +122,6 @@ class TrainerHub:
         training = await asyncio.to_thread(self.store.active_training_of, out.trainer_id)
         if training is not None:
             await asyncio.to_thread(self.store.update_training, training["id"], metrics=out.model_dump(mode="json"))
-        return {"success": True, "error_msg": None, "payload": None}
-
-    async def on_update_annotation_node(self, sid: str, data: Any) -> dict[str, Any]:
-        conn = self.connections.get(sid)
-        if conn is not None and isinstance(data, dict):
-            conn.status = data
-        return {"success": True, "error_msg": None, "payload": None}
-
-    async def on_update_segmentation_annotation(self, sid: str, *args: Any) -> dict[str, Any]:
         return {"success": True, "error_msg": None, "payload": None}
 
     def trainers(self) -> list[dict[str, Any]]:

@@ -113,6 +113,13 @@ def demo_image(store: Store, org: str, project: str) -> dict[str, Any]:
     return tests[count.index(max(count))]
 
 
+@router.get("/annotate", include_in_schema=False)
+def annotate_page() -> FileResponse:
+    """The annotation page: a person's mouse and key events go to a connected annotation node, its SVG is drawn."""
+    return FileResponse(Path(__file__).parents[1] / "static" / "annotate.html", media_type="text/html",
+                        headers={"cache-control": "no-cache"})
+
+
 @router.get("/demo.jpg")
 def demo_jpg(store: StoreDep, settings: SettingsDep) -> FileResponse:
     """A demo-project image to try the detector with: `curl -o demo.jpg localhost:8000/demo.jpg`."""

@@ -1,0 +1,59 @@
+"""Driving an annotation node as the Loop's annotation page does (stub only): a person's input, forwarded as
+`handle_user_input` to a connected `annotation_node` of the project, answered with the node's acknowledgement.
+
+The page at `/annotate` sends the same inputs over the stub's Socket.IO (`user_input`); this route is the same for
+curl, tests and the bench.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from loop_shared.node_errors import ErrorDetail, error_responses
+
+from ..annotator_hub import AnnotatorHub, AnnotatorTimeout, BadInput, NoAnnotatorError
+from ..schemas import AnnotatorAck, AnnotatorList
+from ..user_input import UserInput
+
+router = APIRouter(tags=["annotator (stub only)"])
+REST_FRONTEND = "rest"  # the frontend_id of inputs sent without one: their history is shared
+
+
+def _hub(request: Request) -> AnnotatorHub:
+    hub: AnnotatorHub = request.app.state.annotators
+    return hub
+
+
+@router.post("/{org}/projects/{project}/annotator/input", response_model=AnnotatorAck, responses={
+    **error_responses(404, 422, 503),
+    502: {"model": ErrorDetail, "description": "The annotator answered something that is not an acknowledgement"},
+    504: {"model": ErrorDetail, "description": "The annotator did not answer in time"}})
+async def user_input(org: str, project: str, body: UserInput, request: Request) -> Any:
+    """Forward one mouse or key event (a UserInput) to a connected annotation node of the project; its
+    acknowledgement as it came (`success`, `error_msg`, `payload`: the SVG). 503 when none is connected."""
+    hub = _hub(request)
+    await asyncio.to_thread(hub.store.require_project, org, project)
+    try:
+        await asyncio.to_thread(hub.check_input, body, org, project)
+    except BadInput as e:
+        raise HTTPException(status_code=e.status, detail=str(e)) from e
+    forwarded = {**body.model_dump(mode="json", exclude_unset=True), "frontend_id": body.frontend_id or REST_FRONTEND}
+    try:
+        ack = await hub.forward_input(forwarded)
+    except NoAnnotatorError as e:
+        raise HTTPException(status_code=503, detail=str(e)) from e
+    except AnnotatorTimeout as e:
+        raise HTTPException(status_code=504, detail=str(e)) from e
+    if not isinstance(ack, dict) or not isinstance(ack.get("success"), bool):
+        raise HTTPException(status_code=502, detail=f"the annotator answered {ack!r:.200}, not an acknowledgement")
+    return JSONResponse(ack)  # as the node sent it: no model adds or drops a key
+
+
+@router.get("/annotators")
+def annotators(request: Request) -> AnnotatorList:
+    """Connected annotation nodes and their last status (stub-only inspection)."""
+    return AnnotatorList.model_validate({"annotators": _hub(request).annotators()})
