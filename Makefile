@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SERVICES := shared testkit stub_loop detector trainer reference_trainer converter
+SERVICES := shared testkit stub_loop detector trainer reference_trainer converter annotator
 PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
 .PHONY: install test test-deps demo-model lint run bench chaos e2e images base-image wheels wheels-gpu image-gpu \

@@ -35,6 +35,6 @@ def test_the_check_finds_imports_of_tests() -> None:
 def test_no_code_outside_tests_imports_the_tests() -> None:
     paths = code_outside_tests()
     folders = {p.relative_to(ROOT).parts[0] for p in paths}
-    assert {"bench", "chaos", "compat", "scripts", "stub_loop", "testkit"} <= folders
+    assert {"annotator", "bench", "chaos", "compat", "scripts", "stub_loop", "testkit"} <= folders
     offenders = {str(p.relative_to(ROOT)): found for p in paths if (found := imports_of_tests(p.read_text()))}
     assert not offenders, f"import loop_testkit instead of the tests: {offenders}"

@@ -43,7 +43,7 @@ def skeleton_of(node: str) -> set[str]:
 
 
 def test_the_nodes_are_found() -> None:
-    assert {"detector", "trainer", "converter", "stub_loop"} <= set(NODES)
+    assert {"detector", "trainer", "converter", "annotator", "stub_loop"} <= set(NODES)
     assert all(path.is_dir() for path in NODES.values())
 
 

@@ -17,10 +17,12 @@ from tests.deploy.kustomize import load_all, render
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 VERSION = "1.30.0"  # the oldest Kubernetes still maintained when this was written; the schemas are in the wheel
-PORTS = {"detector": 8004, "trainer": 8005, "converter": 8006}
+PORTS = {"detector": 8004, "trainer": 8005, "converter": 8006, "annotator": 8007}
 # the trainers train with the reference trainer's image (FROM loop-nodes/trainer, which has no model of its own)
 IMAGES = {"detector": "loop-nodes/detector", "trainer": "loop-nodes/reference-trainer",
-          "converter": "loop-nodes/converter"}
+          "converter": "loop-nodes/converter", "annotator": "loop-nodes/annotator"}
+NODES = (("StatefulSet", "detector"), ("StatefulSet", "converter"), ("StatefulSet", "trainer"),
+         ("StatefulSet", "annotator"))
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,7 @@ def test_the_rendered_kustomization_is_valid_and_namespaced(rendered: dict) -> N
                              ("Service", "detector-pods"),
                              ("HorizontalPodAutoscaler", "detector"), ("PodDisruptionBudget", "detector"),
                              ("StatefulSet", "converter"), ("Service", "converter"), ("StatefulSet", "trainer"),
-                             ("Service", "trainer")}
+                             ("Service", "trainer"), ("StatefulSet", "annotator"), ("Service", "annotator")}
     for (kind, _), doc in rendered.items():
         kubernetes_validate.validate(doc, VERSION, strict=True)
         assert kind == "Namespace" or doc["metadata"]["namespace"] == "learning-loop"
@@ -78,7 +80,7 @@ def test_kubectl_kustomize_renders_the_same(rendered: dict) -> None:
 def test_the_password_is_in_the_secret_only_and_every_node_reads_both(rendered: dict) -> None:
     assert "LOOP_PASSWORD" in rendered[("Secret", "loop-credentials")]["stringData"]
     assert not any("PASSWORD" in k for k in rendered[("ConfigMap", "loop-config")]["data"])
-    for kind, name in (("StatefulSet", "detector"), ("StatefulSet", "converter"), ("StatefulSet", "trainer")):
+    for kind, name in NODES:
         [container] = containers(rendered[(kind, name)])
         assert container["envFrom"] == [{"configMapRef": {"name": "loop-config"}},
                                         {"secretRef": {"name": "loop-credentials"}}]
@@ -87,7 +89,7 @@ def test_the_password_is_in_the_secret_only_and_every_node_reads_both(rendered: 
 
 
 def test_probes_match_ready_and_health_and_every_pod_runs_as_non_root_with_limits(rendered: dict) -> None:
-    for kind, name in (("StatefulSet", "detector"), ("StatefulSet", "converter"), ("StatefulSet", "trainer")):
+    for kind, name in NODES:
         doc = rendered[(kind, name)]
         pod = doc["spec"]["template"]["spec"]
         [container] = pod["containers"]
@@ -130,7 +132,8 @@ def test_the_detector_service_keeps_a_client_on_one_pod(rendered: dict) -> None:
 
 
 def test_every_node_has_a_stable_ordinal_and_a_volume_of_its_own(rendered: dict) -> None:
-    for name, service in (("detector", "detector-pods"), ("converter", "converter"), ("trainer", "trainer")):
+    for name, service in (("detector", "detector-pods"), ("converter", "converter"), ("trainer", "trainer"),
+                          ("annotator", "annotator")):
         spec = rendered[("StatefulSet", name)]["spec"]
         assert [t["metadata"]["name"] for t in spec["volumeClaimTemplates"]] == ["data"]
         assert spec["serviceName"] == service and rendered[("Service", service)]["spec"]["clusterIP"] == "None"

@@ -86,7 +86,7 @@ def haproxy_sections() -> dict[str, dict[str, list[str]]]:
 
 
 def test_every_replicated_node_has_a_volume_per_slot() -> None:
-    for name in ("detector", "converter", "trainer"):
+    for name in ("detector", "converter", "trainer", "annotator"):
         [mount] = services[name]["volumes"]
         assert mount["target"] == "/data"
         assert stack["volumes"][mount["source"]]["name"].endswith(f"-{name}-{{{{.Task.Slot}}}}")

@@ -84,7 +84,9 @@ def test_the_whole_loop_in_containers(stack: float, tmp_path: Path) -> None:
     assert all_found(matches), (matches, found)
     drawn = curl("-F", f"file=@{demo}", "localhost:8004/detect?draw=true")
     assert drawn[:2] == b"\xff\xd8" and cv2.imdecode(np.frombuffer(drawn, np.uint8), cv2.IMREAD_COLOR) is not None
-    for port in (8000, 8004, 8005, 8006):
+    # the annotator is connected to the Loop (user inputs arrive over that connection)
+    wait_until(lambda: httpx.get("http://127.0.0.1:8007/ready").status_code == 200, 120, "the annotator connected")
+    for port in (8000, 8004, 8005, 8006, 8007):
         for path in ("/", "/docs", "/metrics"):
             assert httpx.get(f"http://127.0.0.1:{port}{path}").status_code == 200, (port, path)
 
