@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make compat`: the reference client learning_loop_node 0.27 against our stub Loop, then the field's robot
-# client (rosys 0.37's DetectorHardware) against our detector serving the stub's demo project.
+# `make compat`: the reference client learning_loop_node 0.27 against our stub Loop (and its own AnnotatorNode,
+# driven by the stub), then the field's robot client (rosys 0.37's DetectorHardware) against our detector serving
+# the stub's demo project.
 # Each client lives in a throw-away venv of its own (.venv-reference, .venv-rosys); neither is our dependency.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,9 @@ wait_for "localhost:$PORT/api/status" "the stub Loop" "$WORK/stub.log"
 status=0
 echo "== the reference client learning_loop_node 0.27 against the stub Loop"
 LOOP_HOST=localhost:$PORT DATA_FOLDER=$WORK/reference $REF/bin/python compat/reference_client_check.py || status=$?
+echo "== the reference AnnotatorNode (learning_loop_node 0.27) driven through the stub Loop"
+LOOP_HOST=localhost:$PORT LOOP_PROJECT=annotate DATA_FOLDER=$WORK/reference-annotator \
+  $REF/bin/python compat/reference_annotator_check.py || status=$?
 echo "== the field client rosys $(grep '^rosys==' compat/rosys-requirements.txt | cut -d= -f3) against our detector"
 LOOP_HOST=localhost:$PORT LOOP_DATA_DIR=$WORK/detector LOOP_NODE_PORT=$COMPAT_DETECTOR_PORT \
   .venv/bin/loop-detector > "$WORK/detector.log" 2>&1 &
