@@ -1,5 +1,8 @@
 """The stub's generator: fill a project with synthetic scenes (loop_testkit.scenes), annotated `complete` images
-split into train and test sets, and unannotated images for the other states."""
+split into train and test sets, and unannotated images for the other states.
+
+A request with classification categories only makes a classification project: every complete image has exactly
+one `classification_annotation`, the category of the shape that dominates it (`render_classification_scene`)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from loop_testkit.scene_categories import Difficulty, make_categories
-from loop_testkit.scenes import encode_jpeg, fake_box_detections, render_scene
+from loop_testkit.scenes import (
+    encode_jpeg,
+    fake_box_detections,
+    is_classification_project,
+    render_classification_scene,
+    render_scene,
+)
 
 from .store import Store
 
@@ -56,6 +65,9 @@ def generate_project(store: Store, org: str, request: GeneratorRequest) -> dict[
     categories = make_categories(request.box_categories, request.point_categories,
                                  request.segmentation_categories, request.classification_categories,
                                  request.difficulty)
+    classification = is_classification_project(categories)
+    if classification and request.empty_images:
+        raise ValueError("a classification project has no empty images: every complete image shows its class")
     project = request.project_name
     if store.project_exists(org, project):
         store.delete_project(org, project)
@@ -67,10 +79,15 @@ def generate_project(store: Store, org: str, request: GeneratorRequest) -> dict[
         for i in range(getattr(request, state)):
             image_id = image_id_of(org, request, state, i)
             empty = state == "complete" and i < request.empty_images
-            image, annotations = render_scene(rng, [] if empty else categories, request.image_width,
-                                              request.image_height,
-                                              request.box_annotations, image_id=image_id,
-                                              difficulty=request.difficulty)
+            annotations: dict[str, Any]
+            if classification:
+                image, annotations = render_classification_scene(rng, categories, request.image_width,
+                                                                 request.image_height, image_id, request.difficulty)
+            else:
+                image, annotations = render_scene(rng, [] if empty else categories, request.image_width,
+                                                  request.image_height,
+                                                  request.box_annotations, image_id=image_id,
+                                                  difficulty=request.difficulty)
             record: dict[str, Any] = {"id": image_id, "state": state, "width": request.image_width,
                                       "height": request.image_height,
                                       "tags": [], "source": "generator", "box_detections": [],
@@ -82,6 +99,8 @@ def generate_project(store: Store, org: str, request: GeneratorRequest) -> dict[
             else:
                 record.update({"box_annotations": [], "point_annotations": [], "segmentation_annotations": [],
                                "set": None})
+                if classification:
+                    record["classification_annotation"] = None
             if request.box_detections:
                 record["box_detections"] = fake_box_detections(rng, categories, request.box_detections,
                                                                request.image_width, request.image_height)

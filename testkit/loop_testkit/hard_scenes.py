@@ -12,6 +12,7 @@ the easy scenes, with random colours.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -72,7 +73,7 @@ def shape_mask(shape: str, cx: int, cy: int, size: int, width: int, height: int,
     return mask, polygon
 
 
-def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+def background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     cells = int(rng.integers(6, 40))
     coarse = rng.random((max(2, height // cells), max(2, width // cells), 3)).astype(np.float32)
     smooth = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
@@ -98,7 +99,7 @@ def _contrasting_colour(rng: np.random.Generator, surroundings: np.ndarray) -> n
     return colour
 
 
-def _distractors(image: np.ndarray, rng: np.random.Generator) -> None:
+def distractors(image: np.ndarray, rng: np.random.Generator) -> None:
     height, width = image.shape[:2]
     side = min(width, height)
     for _ in range(int(rng.integers(3, 12))):
@@ -126,7 +127,7 @@ def _distractors(image: np.ndarray, rng: np.random.Generator) -> None:
                 cv2.circle(image, (px, py), int(rng.integers(1, 3)), colour, -1)
 
 
-def _finish(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def finish(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Uneven light, blur, noise and a JPEG round trip."""
     height, width = image.shape[:2]
     light = cv2.resize(rng.uniform(0.55, 1.35, size=(3, 3)).astype(np.float32), (width, height),
@@ -141,12 +142,49 @@ def _finish(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return rgb if decoded is None else np.asarray(decoded, np.uint8)
 
 
+@dataclass
+class Placed:
+    """An object drawn into a scene: its mask, its outline (polygons only), its centre and its whole extent."""
+
+    mask: np.ndarray
+    polygon: list[tuple[int, int]] | None
+    centre: tuple[int, int]
+    box: tuple[int, int, int, int]  # x1, y1, x2, y2, inclusive
+
+
+def place_object(image: np.ndarray, rng: np.random.Generator, shape: str, size: int, visible: list[np.ndarray],
+                 colour: np.ndarray | None = None) -> tuple[np.ndarray, Placed | None]:
+    """Draw `shape` about `size` px across at a random place where it hides at most MAX_HIDDEN of every object in
+    `visible` (their uncovered pixels, updated here), in `colour` or one that contrasts with its surroundings.
+    Returns the new image and the object, or None when no place was found in 40 tries."""
+    height, width = image.shape[:2]
+    for _attempt in range(40):
+        cx = int(rng.integers(size // 2 + 1, max(size // 2 + 2, width - size // 2 - 1)))
+        cy = int(rng.integers(size // 2 + 1, max(size // 2 + 2, height - size // 2 - 1)))
+        mask, polygon = shape_mask(shape, cx, cy, size, width, height, rng)
+        covered = mask > 0
+        if covered.any() and all(np.count_nonzero(v & covered) <= MAX_HIDDEN * np.count_nonzero(v)
+                                 for v in visible):
+            break
+    else:
+        return image, None
+    for v in visible:
+        v &= ~covered
+    visible.append(covered.copy())
+    ys, xs = np.nonzero(covered)
+    x1, y1, x2, y2 = int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+    if colour is None:
+        colour = _contrasting_colour(rng, image[max(0, y1 - 4):y2 + 5, max(0, x1 - 4):x2 + 5])
+    alpha = (mask.astype(np.float32) / 255.0)[..., None]
+    return image * (1 - alpha) + colour * alpha, Placed(mask, polygon, (cx, cy), (x1, y1, x2, y2))
+
+
 def render_hard_scene(rng: np.random.Generator, categories: list[dict[str, Any]], width: int, height: int,
                       objects: int = 0, image_id: str = "") -> tuple[np.ndarray, dict[str, list[dict[str, Any]]]]:
     """One RGB scene with `objects` objects (0: one to five) of the drawable categories, and its annotations."""
     shapes = {**HARD_SHAPE_OF, **{n: s for n, _, s in POINT_PALETTE + SEGMENTATION_PALETTE}}
-    image = _background(rng, width, height)
-    _distractors(image, rng)
+    image = background(rng, width, height)
+    distractors(image, rng)
     annotations: dict[str, list[dict[str, Any]]] = {"box_annotations": [], "point_annotations": [],
                                                     "segmentation_annotations": []}
     drawable = [c for c in categories if c["name"] in shapes and c.get("type") in ("box", "point", "segmentation")]
@@ -157,24 +195,11 @@ def render_hard_scene(rng: np.random.Generator, categories: list[dict[str, Any]]
         category = drawable[int(rng.integers(len(drawable)))]
         shape = shapes[category["name"]]
         size = 13 if shape == "dot" else int(np.exp(rng.uniform(np.log(low), np.log(high))))
-        for _attempt in range(40):
-            cx = int(rng.integers(size // 2 + 1, max(size // 2 + 2, width - size // 2 - 1)))
-            cy = int(rng.integers(size // 2 + 1, max(size // 2 + 2, height - size // 2 - 1)))
-            mask, polygon = shape_mask(shape, cx, cy, size, width, height, rng)
-            covered = mask > 0
-            if covered.any() and all(np.count_nonzero(v & covered) <= MAX_HIDDEN * np.count_nonzero(v)
-                                     for v in visible):
-                break
-        else:
+        image, placed = place_object(image, rng, shape, size, visible)
+        if placed is None:
             continue
-        for v in visible:
-            v &= ~covered
-        visible.append(covered.copy())
-        ys, xs = np.nonzero(covered)
-        x1, y1, x2, y2 = int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
-        surroundings = image[max(0, y1 - 4):y2 + 5, max(0, x1 - 4):x2 + 5]
-        alpha = (mask.astype(np.float32) / 255.0)[..., None]
-        image = image * (1 - alpha) + _contrasting_colour(rng, surroundings) * alpha
+        x1, y1, x2, y2 = placed.box
+        cx, cy = placed.centre
         base = {"id": str(uuid.uuid4()), "image_id": image_id, "category_id": category["id"],
                 "category_name": category["name"]}
         if category["type"] == "box":
@@ -183,6 +208,6 @@ def render_hard_scene(rng: np.random.Generator, categories: list[dict[str, Any]]
         elif category["type"] == "point":
             annotations["point_annotations"].append({**base, "x": float(cx), "y": float(cy)})
         else:
-            points = [{"x": int(x), "y": int(y)} for x, y in (polygon or [])]
+            points = [{"x": int(x), "y": int(y)} for x, y in (placed.polygon or [])]
             annotations["segmentation_annotations"].append({**base, "shape": {"points": points}})
-    return _finish(image, rng), annotations
+    return finish(image, rng), annotations

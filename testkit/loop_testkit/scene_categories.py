@@ -15,7 +15,12 @@ BOX_PALETTE = [("red circle", (215, 40, 40), "circle"), ("blue square", (40, 70,
 POINT_PALETTE = [("purple point", (120, 40, 170), "dot"), ("white point", (245, 245, 245), "dot"),
                  ("black point", (15, 15, 15), "dot")]
 SEGMENTATION_PALETTE = [("orange blob", (240, 140, 30), "blob"), ("teal blob", (30, 150, 140), "blob")]
-CLASSIFICATION_NAMES = ["sunny", "cloudy", "rainy", "foggy"]
+# classification categories: the shape an image shows (its dominant shape), and its colour in the easy scenes
+CLASSIFICATION_PALETTE = [("circles", (215, 40, 40), "circle"), ("squares", (40, 70, 215), "square"),
+                          ("triangles", (40, 170, 60), "triangle"), ("crosses", (40, 200, 210), "cross"),
+                          ("rings", (200, 50, 190), "ring"), ("stars", (225, 205, 40), "star")]
+CLASSIFICATION_NAMES = [name for name, _, _ in CLASSIFICATION_PALETTE]
+CLASSIFICATION_LOOKS = {name: (colour, shape) for name, colour, shape in CLASSIFICATION_PALETTE}
 EASY_LOOKS = {name: (colour, shape) for name, colour, shape in BOX_PALETTE + POINT_PALETTE + SEGMENTATION_PALETTE}
 
 

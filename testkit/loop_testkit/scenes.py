@@ -5,6 +5,10 @@ trainer that learns from them can reach a high mAP, and a test can render fresh 
 Two difficulties: `easy` (each category a fixed colour and shape on a plain texture, one to three objects) and
 `hard` (categories by shape alone in random colours, clutter, small and overlapping objects, uneven light, blur,
 noise and JPEG artefacts; see hard_scenes.py). The categories come from scene_categories.py.
+
+A project whose categories are all of type `classification` gets classification scenes instead
+(`render_classification_scene`): each image shows objects of one shape, and its classification annotation is the
+category of that shape.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .hard_scenes import blob_outline, render_hard_scene
-from .scene_categories import EASY_LOOKS, Difficulty
+from .hard_scenes import background, blob_outline, distractors, finish, place_object, render_hard_scene
+from .scene_categories import CLASSIFICATION_LOOKS, EASY_LOOKS, Difficulty
 
 
 def textured_background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
@@ -112,6 +116,59 @@ def render_scene(rng: np.random.Generator, categories: list[dict[str, Any]], wid
         else:
             points = [{"x": int(x), "y": int(y)} for x, y in (polygon or [])]
             annotations["segmentation_annotations"].append({**base, "shape": {"points": points}})
+    return image, annotations
+
+
+def is_classification_project(categories: list[dict[str, Any]]) -> bool:
+    """Every category is of type `classification` (and there is at least one)."""
+    return bool(categories) and all(c.get("type") == "classification" for c in categories)
+
+
+def render_classification_scene(rng: np.random.Generator, categories: list[dict[str, Any]], width: int = 320,
+                                height: int = 240, image_id: str = "", difficulty: Difficulty = "easy"
+                                ) -> tuple[np.ndarray, dict[str, Any]]:
+    """One RGB scene whose dominant shape is one of the classification `categories` (picked at random), and its
+    annotations in the Loop's image-data shape: `classification_annotation` names that category.
+
+    `easy`: one to three objects of the shape in the category's colour on a plain texture, 1/6 to 1/3 of the
+    shorter side across. `hard`: two to four objects of the shape in random colours and rotations, 10 % to 34 % of
+    the shorter side across, among clutter and distractors; half of the images also show one object of another
+    category's shape, smaller than each of the dominant ones (so the dominant shape has the most objects and the
+    most area); then uneven light, blur, noise and JPEG artefacts.
+    """
+    classes = [c for c in categories if c.get("type") == "classification" and c["name"] in CLASSIFICATION_LOOKS]
+    annotations: dict[str, Any] = {"box_annotations": [], "point_annotations": [], "segmentation_annotations": [],
+                                   "classification_annotation": None}
+    if not classes:
+        return textured_background(rng, width, height), annotations
+    category = classes[int(rng.integers(len(classes)))]
+    colour, shape = CLASSIFICATION_LOOKS[category["name"]]
+    side = min(width, height)
+    visible: list[np.ndarray] = []
+    if difficulty != "hard":
+        canvas: np.ndarray = textured_background(rng, width, height).astype(np.float32)
+        for _ in range(int(rng.integers(1, 4))):
+            fill = np.clip(np.array(colour, np.float32) + rng.integers(-20, 21, size=3), 0, 255)
+            canvas, _ = place_object(canvas, rng, shape, int(rng.integers(side // 6, side // 3 + 1)), visible, fill)
+        image: np.ndarray = np.clip(canvas, 0, 255).astype(np.uint8)
+    else:
+        canvas = background(rng, width, height)
+        distractors(canvas, rng)
+        low, high = max(12.0, side * 0.1), max(16.0, side * 0.34)
+        sizes = [int(np.exp(rng.uniform(np.log(low), np.log(high)))) for _ in range(int(rng.integers(2, 5)))]
+        drawn = 0
+        for size in sizes:
+            canvas, placed = place_object(canvas, rng, shape, size, visible)
+            drawn += placed is not None
+        if drawn >= 2 and rng.random() < 0.5:
+            others = [CLASSIFICATION_LOOKS[c["name"]][1] for c in classes if c is not category] or \
+                [s for _, s in CLASSIFICATION_LOOKS.values() if s != shape]
+            smallest = 0.8 * min(sizes)
+            size = int(rng.uniform(min(smallest, max(10.0, low * 0.7)), smallest))
+            canvas, _ = place_object(canvas, rng, others[int(rng.integers(len(others)))], size, visible)
+        image = finish(canvas, rng)
+    annotations["classification_annotation"] = {"id": str(uuid.uuid4()), "image_id": image_id,
+                                                "category_id": category["id"], "category_name": category["name"]}
     return image, annotations
 
 
