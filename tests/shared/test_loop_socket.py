@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from loop_shared.backoff import Backoff
 from loop_shared.loop_client import LoopClient, RetryPolicy
@@ -28,6 +29,11 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.1)
+
+
+def socket_alive(socket: LoopSocket) -> bool:
+    """Whether the supervising task still runs (a crash in it ends it: no health given, no supervisor)."""
+    return socket._task is not None and not socket._task.done()
 
 
 def settings_for(stub: Service, password: str = PASSWORD) -> NodeSettings:
@@ -83,7 +89,8 @@ async def test_a_loop_whose_status_is_not_ok_is_spared_the_login_and_handshake()
     client = LoopClient(settings, RetryPolicy(attempts=1), transport=httpx.MockTransport(loop_restarting))
     socket = LoopSocket(client, "trainer", {}, backoff=Backoff(base=0.05, cap=0.1))
     socket.start()
-    await wait_for(lambda: len(seen) >= 3)
+    await wait_for(lambda: len(seen) >= 3 or not socket_alive(socket))
+    assert socket_alive(socket), socket._task
     await socket.stop()
     await client.close()
     assert set(seen) == {"GET /api/status"} and socket.connect_count == 0
@@ -103,7 +110,12 @@ async def test_connection_attempts_back_off_on_the_clock() -> None:
     client = LoopClient(settings, RetryPolicy(attempts=1), transport=httpx.MockTransport(refusing), clock=clock)
     socket = LoopSocket(client, "trainer", {}, backoff=Backoff(base=1.0, cap=8.0))
     socket.start()
-    await clock.advance(60.0)
+    # 60 virtual seconds take a fraction of a real one; a task that ended, or connects without waiting on the clock,
+    # would leave the clock's own wait for a sleeper (a minute) to end the test: fail within seconds instead
+    try:
+        await asyncio.wait_for(clock.advance(60.0), timeout=10.0)
+    except TimeoutError:
+        pytest.fail(f"the connecting task stopped waiting on the clock: {socket._task}")
     await socket.stop()
     await client.close()
     assert within_backoff(gaps(at), 1.0, 8.0) and len(at) >= 10, gaps(at)

@@ -8,6 +8,7 @@ import os
 import re
 import stat
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,71 @@ def test_a_leftover_its_writer_renamed_meanwhile_is_skipped(tmp_path: Path, monk
     assert remove_partial_writes(tmp_path, "s.json") == 1
     assert not stays.exists()
     assert stat.S_ISREG(real_stat(gone).st_mode)
+
+
+# --- failures on a file system that does not cooperate ----------------------------------------------------------
+
+def test_writes_create_every_missing_folder_above_them(tmp_path: Path) -> None:
+    write_json_atomic(tmp_path / "a" / "b" / "state.json", {"n": 1})
+    (tmp_path / "w.onnx").write_bytes(b"w")
+    package = build_package([tmp_path / "w.onnx"], MODEL, tmp_path / "c" / "d" / "pkg.zip")
+    assert json.loads((tmp_path / "a" / "b" / "state.json").read_text()) == {"n": 1}
+    assert zipfile.ZipFile(package).namelist() == ["w.onnx", "model.json"]
+
+
+def test_model_json_is_written_one_key_per_line_for_people(tmp_path: Path) -> None:
+    write_json_atomic(tmp_path / "model.json", MODEL)
+    (tmp_path / "w.onnx").write_bytes(b"w")
+    package = build_package([tmp_path / "w.onnx"], MODEL, tmp_path / "pkg.zip")
+    for text in ((tmp_path / "model.json").read_text(), zipfile.ZipFile(package).read("model.json").decode()):
+        assert json.loads(text) == MODEL
+        assert len(text.splitlines()) == len(MODEL) + 2  # "{", one line per key, "}"
+
+
+def test_a_failed_unpack_whose_cleanup_fails_too_raises_the_packages_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On NFS a folder can refuse to go (`.nfs*` files of handles still open): the cleanup of the staging folder
+    must not replace the error that says what was wrong with the package."""
+    rmdir = os.rmdir
+
+    def refusing_rmdir(path: str, *args: object, **kwargs: object) -> None:
+        if os.path.basename(path).startswith(".m1."):
+            raise OSError(39, "Directory not empty", path)
+        rmdir(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "rmdir", refusing_rmdir)
+    archive = make_zip(tmp_path / "none.zip", [("w.onnx", b"w")])
+    with pytest.raises(ModelPackageError, match=re.escape("the package has no model.json")):
+        extract_package(archive, tmp_path / "models" / "m1")
+    assert not (tmp_path / "models" / "m1").exists()
+
+
+def test_a_failed_json_write_whose_temporary_was_swept_raises_its_own_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another replica's start-up sweep took the temporary file; then the write fails (an I/O error at fsync):
+    that I/O error is what the caller sees, not a FileNotFoundError of the cleanup."""
+
+    def swept_then_failing_fsync(fd: int) -> None:
+        assert remove_partial_writes(tmp_path, "state.json") == 1
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(model_package.os, "fsync", swept_then_failing_fsync)
+    with pytest.raises(OSError, match="Input/output error"):
+        write_json_atomic(tmp_path / "state.json", {"n": 1})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_build_whose_temporary_was_swept_raises_its_own_error(tmp_path: Path) -> None:
+    for folder in ("x", "y"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "w.onnx").write_bytes(folder.encode())
+    out = tmp_path / "out"
+
+    def files_while_a_sweep_runs() -> Iterator[Path]:
+        yield tmp_path / "x" / "w.onnx"
+        assert remove_partial_writes(out, "pkg.zip") == 1  # the zip being written is open, not yet renamed
+        yield tmp_path / "y" / "w.onnx"
+
+    with pytest.raises(ModelPackageError, match=re.escape("two files named 'w.onnx' in one package")):
+        build_package(files_while_a_sweep_runs(), MODEL, out / "pkg.zip")
+    assert list(out.iterdir()) == []
