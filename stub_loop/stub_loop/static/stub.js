@@ -30,6 +30,28 @@
       onclick: (p) => choose(p.organization, p.project) }));
   }
 
+  // An image's classes as labels stacked in the top-left corner: the annotation (white, dashed) above the
+  // detections (in their category colour, with confidence). Returns the texts drawn.
+  function drawClasses(ctx, annotation, detections) {
+    const labels = [];
+    if (annotation && annotation.category_name) labels.push({ text: annotation.category_name, annotation: true });
+    for (const d of [...(detections || [])].sort((a, b) => b.confidence - a.confidence)) {
+      labels.push({ text: `${d.category_name} ${(d.confidence * 100).toFixed(0)}%`, colour: colourOf(d.category_name, detail.categories) });
+    }
+    ctx.font = "600 13px system-ui, sans-serif";
+    labels.forEach((l, i) => {
+      const top = 4 + i * 22, width = ctx.measureText(l.text).width + 10;
+      ctx.fillStyle = l.annotation ? "rgba(0, 0, 0, 0.6)" : l.colour;
+      ctx.fillRect(4, top, width, 18);
+      if (l.annotation) {
+        ctx.setLineDash([4, 3]); ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 1.5;
+        ctx.strokeRect(4, top, width, 18); ctx.setLineDash([]);
+      }
+      ctx.fillStyle = "#fff"; ctx.fillText(l.text, 9, top + 14);
+    });
+    return labels.map((l) => l.text);
+  }
+
   function thumb(image) {
     const canvas = el("canvas", { width: 320, height: 240 });
     const picture = new Image();
@@ -37,14 +59,17 @@
       canvas.width = picture.naturalWidth; canvas.height = picture.naturalHeight;
       const ctx = canvas.getContext("2d");
       ctx.drawImage(picture, 0, 0);
-      Loop.drawObjects(ctx, { box_annotations: image.box_annotations, point_annotations: image.point_annotations,
+      canvas.dataset.annotated = Loop.drawObjects(ctx, { box_annotations: image.box_annotations, point_annotations: image.point_annotations,
         segmentation_annotations: image.segmentation_annotations }, { dashed: true, labels: false, outline: "#ffffff" });
       canvas.dataset.drawn = Loop.drawObjects(ctx, { box_detections: image.box_detections, point_detections: image.point_detections,
         segmentation_detections: image.segmentation_detections }, { categories: detail.categories });
+      canvas.dataset.classes = drawClasses(ctx, image.classification_annotation, image.classification_detections).join("; ");
     };
     picture.src = ui(`/images/${image.id}.jpg`);
-    const annotated = (image.box_annotations || []).length + (image.point_annotations || []).length + (image.segmentation_annotations || []).length;
-    const detected = (image.box_detections || []).length + (image.point_detections || []).length;
+    const annotated = (image.box_annotations || []).length + (image.point_annotations || []).length +
+      (image.segmentation_annotations || []).length + (image.classification_annotation ? 1 : 0);
+    const detected = ["box", "point", "segmentation", "classification"]
+      .reduce((n, kind) => n + (image[`${kind}_detections`] || []).length, 0);
     return el("div", { class: "thumb", "data-image-id": image.id }, canvas,
       el("div", { class: "caption" }, el("span", {}, image.state, image.set ? ` · ${image.set}` : ""),
         el("span", { title: "annotated objects · detections" }, `${annotated} ann. · ${detected} det.`)));
