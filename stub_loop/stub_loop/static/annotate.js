@@ -99,8 +99,11 @@ const Annotate = (() => {
 
   function drawSaved(annotations) {
     const saved = $("overlay").querySelector(".saved");
-    saved.replaceChildren(...annotations.map((a) => Loop.el("polygon", {
-      points: ((a.shape && a.shape.points) || []).map((p) => `${p.x},${p.y}`).join(" ") })));
+    saved.replaceChildren(...annotations.map((a) => {
+      const polygon = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
+      polygon.setAttribute("points", ((a.shape && a.shape.points) || []).map((p) => `${p.x},${p.y}`).join(" "));
+      return polygon;
+    }));
   }
 
   async function imageData() {
