@@ -27,7 +27,7 @@ def segmentation_package(dest: Path, extra: dict[str, Any] | None = None) -> Pat
     """The convolutional colour segmenter (weights to quantize) as a package, `ultralytics_segment`."""
     model_json = {"categories": SEGMENTATION_CATEGORIES, "resolution": SIZE, "output_layout": "ultralytics_segment",
                   "conf_threshold": 0.5, **(extra or {})}
-    return write_package(dest, build_segmenter_onnx(SIZE, CANDIDATES, conv=True), model_json)
+    return Path(write_package(dest, build_segmenter_onnx(SIZE, CANDIDATES, conv=True), model_json))
 
 
 def classification_package(dest: Path, extra: dict[str, Any] | None = None, softmax: bool = True) -> Path:
@@ -35,7 +35,8 @@ def classification_package(dest: Path, extra: dict[str, Any] | None = None, soft
     probabilities`) or, without `softmax`, in logits."""
     model_json = {"categories": CLASSES, "resolution": SIZE, "output_layout": "classification",
                   "scores": "probabilities" if softmax else "logits", "conf_threshold": 0.3, **(extra or {})}
-    return write_package(dest, build_classifier_onnx(SIZE, gain=12.0, conv=True, softmax=softmax), model_json)
+    return Path(write_package(dest, build_classifier_onnx(SIZE, gain=12.0, conv=True, softmax=softmax),
+                              model_json))
 
 
 def segmentation_scenes(count: int, seed: int = 0) -> list[np.ndarray]:
