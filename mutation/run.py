@@ -57,6 +57,7 @@ class Outcome:
     module: str
     mutants: int = 0
     caught: int = 0
+    timeouts: int = 0  # of the caught: the tests ran past mutmut's limit instead of failing
     equivalent: int = 0
     survivors: list[str] = field(default_factory=list)  # not caught, not justified (survived, no tests, ...)
 
@@ -223,6 +224,7 @@ def outcomes(target: Target, work: Path, equivalent: dict[str, str]) -> list[Out
         for name, code in sorted(codes.items()):
             if code in CAUGHT:
                 outcome.caught += 1
+                outcome.timeouts += CAUGHT[code] == "timeout"
             elif name in equivalent:
                 outcome.equivalent += 1
             else:
@@ -252,12 +254,13 @@ def write_results(results: list[Outcome], seconds: float, missing: list[str]) ->
         "",
         f"mutation score: {score:.0f} % (mutmut {version('mutmut')}, {today}; {modules})",
         "",
-        "| target | module | mutants | caught | equivalent | left | score |",
-        "|---|---|---|---|---|---|---|",
-        *(f"| {o.target} | `{o.module}` | {o.mutants} | {o.caught} | {o.equivalent} | {len(o.survivors)} | "
-          f"{o.score:.0f} % |" for o in results),
+        "| target | module | mutants | caught | of which timed out | equivalent | left | score |",
+        "|---|---|---|---|---|---|---|---|",
+        *(f"| {o.target} | `{o.module}` | {o.mutants} | {o.caught} | {o.timeouts} | {o.equivalent} | "
+          f"{len(o.survivors)} | {o.score:.0f} % |" for o in results),
         "",
-        "Caught: a test failed or timed out. Equivalent: survived, and listed with the reason in "
+        "Caught: a test failed or timed out. Timed out: the tests ran past mutmut's limit instead of failing (see "
+        "[Timeouts](../../docs/mutation.md#timeouts)). Equivalent: survived, and listed with the reason in "
         "[mutation/equivalent.md](../../mutation/equivalent.md). Left: neither.",
     ]
     if missing:
@@ -276,9 +279,9 @@ def run_target(target: Target, equivalent: dict[str, str]) -> list[Outcome]:
     results = outcomes(target, work, equivalent)
     seconds = time.monotonic() - started
     for outcome in results:
-        print(f"{outcome.target:20} {outcome.module:34} {outcome.mutants:4} mutants  {outcome.caught:4} caught  "
-              f"{outcome.equivalent:3} equivalent  {len(outcome.survivors):3} left  {outcome.score:5.1f} %  "
-              f"({seconds:.0f} s)", flush=True)
+        print(f"{outcome.target:20} {outcome.module:34} {outcome.mutants:4} mutants  {outcome.caught:4} caught "
+              f"({outcome.timeouts} timed out)  {outcome.equivalent:3} equivalent  {len(outcome.survivors):3} left  "
+              f"{outcome.score:5.1f} %  ({seconds:.0f} s)", flush=True)
         for name in outcome.survivors:
             print(f"    {name}\n" + "\n".join(f"        {line}" for line in show(work, name).splitlines()))
     codes = {name: code for m in target.modules for name, code in
@@ -308,6 +311,10 @@ def saved_outcomes(targets: list[Target], equivalent: dict[str, str],
             continue
         data = json.loads(path.read_text())
         for saved in data["outcomes"]:
+            if "timeouts" not in saved:  # written before timeouts were counted apart: count them from mutmut's record
+                meta = WORK / target.name / "mutants" / (saved["module"] + ".meta")
+                codes = json.loads(meta.read_text())["exit_code_by_key"].values()
+                saved["timeouts"] = sum(CAUGHT.get(code) == "timeout" for code in codes)
             outcome = Outcome(**saved)
             listed = [name for name in outcome.survivors if name in equivalent]  # justified since that run
             outcome.equivalent += len(listed)
