@@ -28,6 +28,7 @@ from .user_input import AnnotationNodeStatus, UserInput
 log = logging.getLogger("stub.annotator")
 ANNOTATION_NODE = "annotation_node"
 DEFAULT_TIMEOUT_S = 30.0
+MAX_ROUTES = 10_000  # frontends remembered; the oldest is forgotten first (it is routed anew if it comes back)
 
 
 class NoAnnotatorError(Exception):
@@ -88,6 +89,8 @@ class AnnotatorHub:
         # one that reported its status first: it is past its start-up
         chosen = sorted(candidates, key=lambda c: c.status is None)[0]
         self.routes[frontend_id] = chosen.sid
+        while len(self.routes) > MAX_ROUTES:
+            del self.routes[next(iter(self.routes))]
         return chosen
 
     # a person's inputs ----------------------------------------------------------------------------------------

@@ -299,3 +299,13 @@ async def test_statuses_are_kept_and_a_silent_node_times_out(
     node.delay = 0.0
     answer = await http.post(f"/{ORG}/projects/{PROJECT}/annotator/input", json=user_input(project))
     assert answer.json() == NODE_ACK  # the stub and the node go on
+
+
+async def test_the_frontends_remembered_are_bounded(live_stub: Stub, http: httpx.AsyncClient, node: Node,
+                                                    project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("stub_loop.annotator_hub.MAX_ROUTES", 2)
+    for person in ("p1", "p2", "p3"):
+        answer = await http.post(f"/{ORG}/projects/{PROJECT}/annotator/input",
+                                 json={**user_input(project), "frontend_id": person})
+        assert answer.json() == NODE_ACK
+    assert list(live_stub.hub.routes) == ["p2", "p3"]  # the oldest forgotten
