@@ -35,13 +35,20 @@ def select(boxes: np.ndarray, scores: np.ndarray, conf: float, iou: float = NMS_
            limit: int = MAX_DETECTIONS) -> list[tuple[np.ndarray, int, float]]:
     """boxes cells x 4 (cx, cy, w, h), scores cells x classes → [(x1y1x2y2, class, score)] after the detector's
     per-class NMS, best first."""
+    return [(xyxy, cls, score) for _, xyxy, cls, score in select_cells(boxes, scores, conf, iou, limit)]
+
+
+def select_cells(boxes: np.ndarray, scores: np.ndarray, conf: float, iou: float = NMS_IOU,
+                 limit: int = MAX_DETECTIONS) -> list[tuple[int, np.ndarray, int, float]]:
+    """As `select`, each detection with the index of its cell first (where a mask's coefficients are)."""
     classes = scores.argmax(axis=1)
     best = scores[np.arange(len(scores)), classes]
     kept = nms(boxes, best, classes, conf, iou)
     out = []
     for k in kept[np.argsort(-best[kept], kind="stable")][:limit]:
         cx, cy, w, h = boxes[k]
-        out.append((np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]), int(classes[k]), float(best[k])))
+        out.append((int(k), np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]), int(classes[k]),
+                    float(best[k])))
     return out
 
 

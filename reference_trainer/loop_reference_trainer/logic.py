@@ -8,8 +8,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from loop_shared.schemas import BoxDetection, Detections, ModelInformation, PointDetection, PretrainedModel
+from loop_shared.imaging import Letterbox
+from loop_shared.schemas import (
+    BoxDetection,
+    Detections,
+    ModelInformation,
+    Point,
+    PointDetection,
+    PretrainedModel,
+    SegmentationDetection,
+    Shape,
+)
 from loop_shared.yolo import first_threshold
+from loop_shared.yolo_segment import ULTRALYTICS_SEGMENT, instance_polygon
 from loop_trainer.logic import Reporter, TrainerLogic, TrainingJob
 
 CONF_THRESHOLD = 0.25
@@ -26,8 +37,9 @@ class ReferenceTrainerLogic(TrainerLogic):
 
     Hyperparameters (all optional, see reference/hyper.py): `resolution` (416, the input's longer side),
     `epochs` (56), `batch_size` (8), `learning_rate` (0.008), `eval_every` (5), `warmup_epochs` (3), `mosaic`
-    (0.5), `turned` (0), `seed` (0), `width` (16). Box and point categories are learned; points become small
-    boxes whose centres the detector reports as points.
+    (0.5), `turned` (0), `seed` (0), `width` (16). Box, point and segmentation categories are learned; points
+    become small boxes whose centres the detector reports as points; a project with segmentation categories gets
+    a mask head and the `ultralytics_segment` layout, and its segmentation categories are detected as polygons.
     """
 
     model_format = "onnx"
@@ -60,11 +72,13 @@ class ReferenceTrainerLogic(TrainerLogic):
             return {}, {}
         summary = json.loads((job.output_dir / "summary.json").read_text())
         metadata = {"resolution": summary["resolution"], "categories": summary["categories"],
-                    "output_layout": "ultralytics", "preprocessing": "letterbox",
+                    "output_layout": summary.get("output_layout", "ultralytics"), "preprocessing": "letterbox",
                     "conf_threshold": summary.get("conf_threshold", CONF_THRESHOLD),
                     "iou_threshold": summary.get("iou_threshold", NMS_IOU),
                     "architecture": self.architecture, "map50": summary["map50"],
                     "map50_95": summary.get("map50_95"), "figures": summary.get("figures")}
+        if "mask_map50" in summary:
+            metadata.update({"mask_map50": summary["mask_map50"], "mask_map50_95": summary.get("mask_map50_95")})
         return {self.model_format: [model, job.output_dir / "weights.npz"]}, metadata
 
     def detect(self, job: TrainingJob, model_dir: Path, images: list[Path]) -> list[Detections]:
@@ -75,7 +89,7 @@ class ReferenceTrainerLogic(TrainerLogic):
         import onnxruntime as ort
 
         from .data import letterbox, read_rgb
-        from .evaluate import NMS_IOU, select, to_original
+        from .evaluate import NMS_IOU, select_cells, to_original
 
         info = ModelInformation.model_validate(json.loads((model_dir / "model.json").read_text()))
         session = ort.InferenceSession(str(model_dir / "model.onnx"), providers=["CPUExecutionProvider"])
@@ -84,17 +98,30 @@ class ReferenceTrainerLogic(TrainerLogic):
         if not isinstance(height, int) or not isinstance(width, int):
             height = width = int(info.resolution or 416)
         conf, iou = first_threshold(info.conf_threshold, CONF_THRESHOLD), first_threshold(info.iou_threshold, NMS_IOU)
+        segment = (info.model_extra or {}).get("output_layout") == ULTRALYTICS_SEGMENT
+        classes = len(info.categories)
         results = []
         for path in images:
             rgb = read_rgb(path)
             canvas, scale, px, py = letterbox(rgb, height, width)
             tensor = (canvas.astype(np.float32) / 255.0).transpose(2, 0, 1)[np.newaxis]
-            output = session.run(None, {model_input.name: tensor})[0][0].T  # cells x (4 + classes)
+            outputs = session.run(None, {model_input.name: tensor})
+            output = outputs[0][0].T  # cells x (4 + classes [+ mask coefficients])
             detections = Detections(image_id=path.stem)
-            for xyxy, cls, score in select(output[:, :4], output[:, 4:], conf=conf, iou=iou):
+            for cell, xyxy, cls, score in select_cells(output[:, :4], output[:, 4:4 + classes], conf=conf, iou=iou):
                 category = info.categories[cls]
                 x1, y1, x2, y2 = to_original(xyxy, scale, px, py, rgb.shape[1], rgb.shape[0])
-                if category.type == "point":
+                if segment and category.type == "segmentation":
+                    # the shared reading of masks, as the detector's (loop_shared.yolo_segment)
+                    x, y = round(x1), round(y1)
+                    box = (x, y, round(x2) - x, round(y2) - y)
+                    polygon = instance_polygon(output[cell, 4 + classes:], outputs[1][0], xyxy, (width, height),
+                                               Letterbox(scale, scale, px, py), box)
+                    if polygon is not None:
+                        detections.segmentation_detections.append(SegmentationDetection(
+                            category_name=category.name, category_id=category.id, model_name=info.version,
+                            confidence=round(score, 3), shape=Shape(points=[Point(x=u, y=v) for u, v in polygon])))
+                elif category.type == "point":
                     detections.point_detections.append(PointDetection(
                         category_name=category.name, category_id=category.id, x=round((x1 + x2) / 2, 1),
                         y=round((y1 + y2) / 2, 1), model_name=info.version, confidence=round(score, 3)))

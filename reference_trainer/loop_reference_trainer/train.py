@@ -29,14 +29,26 @@ import numpy as np
 import optax
 from flax import nnx
 
+from loop_shared.imaging import Letterbox
+from loop_shared.mask_metrics import MaskInstance
 from loop_shared.model_package import remove_partial_writes
 from loop_trainer.logic import Reporter, TrainingError, TrainingJob
 
 from .data import Split, batch, input_size, letterbox, load_split, validation_share
 from .devices import Parallel, parallel_for
-from .evaluate import NMS_IOU, Evaluation, Prediction, best_threshold, confusion_matrix, evaluate, select, to_original
+from .evaluate import (
+    NMS_IOU,
+    Evaluation,
+    Prediction,
+    best_threshold,
+    confusion_matrix,
+    evaluate,
+    select_cells,
+    to_original,
+)
 from .hyper import Hyper
-from .network import Detector, cell_centres, decode, distances
+from .masks import MASK_EVAL_CONF, MASK_WEIGHT, MAX_MASK_DETECTIONS, mask_figures, mask_loss, predicted_mask, true_masks
+from .network import PROTOS, Detector, cell_centres, decode, distances
 
 log = logging.getLogger("reference.train")
 
@@ -62,15 +74,19 @@ def _iou_terms(pred: jax.Array, true: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 def loss_fn(model: Detector, images: jax.Array, true_box: jax.Array, true_cls: jax.Array,
-            share: jax.Array) -> jax.Array:
+            share: jax.Array, masks: tuple[jax.Array, ...] | None = None) -> jax.Array:
     """Varifocal loss on the class scores (the target of a cell that learns an object is the square root of the
     IoU of its box with the object) plus generalised-IoU loss on the boxes of those cells. The square root keeps
     the order of the boxes but lifts the scores of small objects, whose boxes rarely fit much better than IoU 0.75
     (one pixel off in x and y on a 14 px box), above the clutter they otherwise rank below. `images` are uint8
-    (a quarter of the bytes to move); `share` is each cell's share of its object (data.targets)."""
-    raw = model(images.astype(jnp.float32) * (1 / 255))
-    n, h, w, c = raw.shape
-    raw = raw.reshape(n, h * w, c)
+    (a quarter of the bytes to move); `share` is each cell's share of its object (data.targets). A segmentation
+    model adds the mask loss (masks.mask_loss) of the mask targets `masks` (data.mask_targets)."""
+    x = images.astype(jnp.float32) * (1 / 255)
+    raw, protos = model.segment(x) if masks is not None else (model(x), None)
+    n, h, w, _ = raw.shape
+    c = 4 + model.classes
+    raw = raw.reshape(n, h * w, -1)
+    coefs, raw = raw[..., c:], raw[..., :c]
     cx, cy = cell_centres(h, w, raw.dtype)
     d = distances(raw[..., :4])
     pred = jnp.stack([cx - d[..., 0], cy - d[..., 1], cx + d[..., 2], cy + d[..., 3]], axis=-1)
@@ -92,14 +108,16 @@ def loss_fn(model: Detector, images: jax.Array, true_box: jax.Array, true_cls: j
     cls_loss = (optax.sigmoid_binary_cross_entropy(logits, target) * weight).sum() / count
     box_loss = ((1.0 - giou) * cell_weight).sum() / count
     total: jax.Array = cls_loss + 2.0 * box_loss
+    if masks is not None and protos is not None:
+        total = total + MASK_WEIGHT * mask_loss(coefs, protos, *masks)
     return total
 
 
 @nnx.jit
 def train_step(model: Detector, optimizer: nnx.Optimizer[Detector], average: Any,
-               images: jax.Array, true_box: jax.Array, true_cls: jax.Array, share: jax.Array
-               ) -> tuple[jax.Array, Any]:
-    loss, grads = nnx.value_and_grad(loss_fn)(model, images, true_box, true_cls, share)
+               images: jax.Array, true_box: jax.Array, true_cls: jax.Array, share: jax.Array,
+               masks: tuple[jax.Array, ...] | None = None) -> tuple[jax.Array, Any]:
+    loss, grads = nnx.value_and_grad(loss_fn)(model, images, true_box, true_cls, share, masks)
     optimizer.update(model, grads)
     # the average's decay ramps up over the first steps, counted by the optimizer (so it also continues right
     # after a resumed checkpoint, whose optimizer state holds the step count)
@@ -111,6 +129,15 @@ def train_step(model: Detector, optimizer: nnx.Optimizer[Detector], average: Any
 @nnx.jit
 def predict(model: Detector, images: jax.Array) -> tuple[jax.Array, jax.Array]:
     return decode(model(images))
+
+
+@nnx.jit
+def predict_segment(model: Detector, images: jax.Array) -> tuple[jax.Array, ...]:
+    """Boxes and scores as `predict`, the mask coefficients (N x cells x M) and the prototypes (N x M x h x w)."""
+    raw, protos = model.segment(images)
+    boxes, scores = decode(raw, model.classes)
+    n, h, w = raw.shape[:3]
+    return boxes, scores, raw[..., 4 + model.classes:].reshape(n, h * w, -1), jnp.transpose(protos, (0, 3, 1, 2))
 
 
 def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -156,7 +183,16 @@ def averaged_model(model: Detector, average: Any) -> Detector:
 def detect_split(model: Detector, split: Split, height: int, width: int,
                  parallel: Parallel | None = None) -> list[list[Prediction]]:
     """Detections (original pixels) of `model` on every image of `split`, preprocessed as the detector does."""
+    return detect_masks(model, split, height, width, parallel)[0]
+
+
+def detect_masks(model: Detector, split: Split, height: int, width: int, parallel: Parallel | None = None,
+                 segmentation: frozenset[int] = frozenset()
+                 ) -> tuple[list[list[Prediction]], list[list[MaskInstance]]]:
+    """`detect_split`, and per image the masks of the best detections of the `segmentation` classes (a
+    segmentation model only; empty lists otherwise)."""
     predictions: list[list[Prediction]] = []
+    masks: list[list[MaskInstance]] = []
     for start in range(0, len(split), EVAL_BATCH):
         chunk = split.images[start:start + EVAL_BATCH]
         boxed = [letterbox(image, height, width) for image in chunk]
@@ -165,14 +201,25 @@ def detect_split(model: Detector, split: Split, height: int, width: int,
             tensor[k] = canvas.astype(np.float32) / 255.0
         placed = parallel.put_batch(tensor)[0] if parallel and EVAL_BATCH % parallel.devices == 0 \
             else jnp.asarray(tensor)
-        boxes, scores = (np.asarray(a) for a in predict(model, placed))
+        outputs = predict_segment(model, placed) if model.masks else predict(model, placed)
+        boxes, scores, *mask_parts = (np.asarray(a) for a in outputs)
         for k, (image, (_, scale, px, py)) in enumerate(zip(chunk, boxed, strict=True)):
-            preds = []
-            for xyxy, cls, score in select(boxes[k], scores[k], conf=EVAL_CONF, iou=NMS_IOU):
-                x1, y1, x2, y2 = to_original(xyxy, scale, px, py, image.shape[1], image.shape[0])
+            preds: list[Prediction] = []
+            instances: list[MaskInstance] = []
+            for cell, xyxy, cls, score in select_cells(boxes[k], scores[k], conf=EVAL_CONF, iou=NMS_IOU):
+                original = to_original(xyxy, scale, px, py, image.shape[1], image.shape[0])
+                x1, y1, x2, y2 = original
                 preds.append((float(x1), float(y1), float(x2), float(y2), cls, score))
+                if mask_parts and cls in segmentation and score >= MASK_EVAL_CONF and \
+                        len(instances) < MAX_MASK_DETECTIONS:
+                    coefs, protos = mask_parts
+                    mask = predicted_mask(coefs[k, cell], protos[k], xyxy, (width, height),
+                                          Letterbox(scale, scale, px, py), original, image.shape[:2])
+                    if mask is not None:
+                        instances.append(MaskInstance(cls, score, mask))
             predictions.append(preds)
-    return predictions
+            masks.append(instances)
+    return predictions, masks
 
 
 def save_checkpoint(path: Path, model: Detector, optimizer: nnx.Optimizer[Detector], average: Any,
@@ -238,27 +285,34 @@ def split_items(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list
     return [i for i in learn if id(i) not in chosen], validation, test, True
 
 
-def _figures(prefix: str, e: Evaluation) -> dict[str, float]:
-    return {f"{prefix}_map50": round(e.map50, 4), f"{prefix}_map50_95": round(e.map50_95, 4)}
+def _figures(prefix: str, e: Evaluation, masks: tuple[float, float] | None = None) -> dict[str, float]:
+    figures = {f"{prefix}_map50": round(e.map50, 4), f"{prefix}_map50_95": round(e.map50_95, 4)}
+    if masks is not None:
+        figures.update({f"{prefix}_mask_map50": round(masks[0], 4), f"{prefix}_mask_map50_95": round(masks[1], 4)})
+    return figures
 
 
 def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
     """Train (or continue); returns the summary written to the output dir, or None after a shutdown request."""
     started = time.monotonic()
     hyper = Hyper.from_job(job.hyperparameters)
-    categories = [c for c in job.categories if c.type in (None, "box", "point")]
+    categories = [c for c in job.categories if c.type in (None, "box", "point", "segmentation")]
     if not categories:
-        raise TrainingError("the project has no box or point categories; the reference detector learns only those")
+        raise TrainingError("the project has no box, point or segmentation categories; the reference detector "
+                            "learns only those")
     class_of = {c.id: k for k, c in enumerate(categories)}
     points = frozenset(k for k, c in enumerate(categories) if c.type == "point")
+    segmentation = frozenset(k for k, c in enumerate(categories) if c.type == "segmentation")
+    seg = bool(segmentation)
     train_items, val_items, test_items, separate = split_items(job.image_data())
     if not train_items:
         raise TrainingError("the project has no training images (every annotated image is in the test set)")
-    train = load_split(train_items, job.images_dir, class_of)
-    validation = load_split(val_items, job.images_dir, class_of) if separate else train
-    test = load_split(test_items, job.images_dir, class_of)
+    train = load_split(train_items, job.images_dir, class_of, seg)
+    validation = load_split(val_items, job.images_dir, class_of, seg) if separate else train
+    test = load_split(test_items, job.images_dir, class_of, seg)
     if train.objects == 0:
-        raise TrainingError("the training images have no box or point annotations of the project's categories")
+        raise TrainingError("the training images have no box, point or segmentation annotations of the project's "
+                            "categories")
     hyper = hyper.fitted(len(train))
     height, width = input_size([train], hyper.resolution)
     log.info("%d training, %d validation%s and %d test images (%d, %d and %d objects), input %dx%d, %s; "
@@ -266,7 +320,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
              len(test), train.objects, validation.objects, test.objects, width, height, hyper,
              time.monotonic() - started)
 
-    model = Detector(len(categories), hyper.seed, width=hyper.width)
+    model = Detector(len(categories), hyper.seed, width=hyper.width, masks=PROTOS if seg else 0)
     steps_per_epoch = max(1, math.ceil(len(train) / hyper.batch_size))
     total = steps_per_epoch * hyper.epochs
     warmup = min(steps_per_epoch * hyper.warmup_epochs, total - 1)
@@ -314,18 +368,19 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
             def make(k: int, order: np.ndarray = order, seeds: np.ndarray = seeds,
                      mosaic: float = mosaic) -> tuple[np.ndarray, ...]:
                 return batch(train, order[k * hyper.batch_size:(k + 1) * hyper.batch_size], height, width,
-                             np.random.default_rng(seeds[k]), mosaic, hyper.turned)
+                             np.random.default_rng(seeds[k]), mosaic, hyper.turned, seg)
 
             pending: Future[tuple[np.ndarray, ...]] = feeder.submit(make, 0)
             losses: list[jax.Array] = []  # read once per epoch: a read per step would idle the devices meanwhile
             for k in range(steps_per_epoch):
                 if reporter.shutdown_requested:  # the last checkpoint stays; this epoch runs again after the restart
                     break
-                images, boxes, classes, shares = pending.result()
+                placed = parallel.put_batch(*pending.result())
                 if k + 1 < steps_per_epoch:
                     pending = feeder.submit(make, k + 1)
-                loss, average = train_step(model, optimizer, average,
-                                           *parallel.put_batch(images, boxes, classes, shares))
+                images, boxes, classes, shares = placed[:4]
+                loss, average = train_step(model, optimizer, average, images, boxes, classes, shares,
+                                           tuple(placed[4:]) if seg else None)
                 losses.append(loss)
             if reporter.shutdown_requested:
                 break
@@ -337,17 +392,23 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
             if ((epoch + 1) % hyper.eval_every == 0 or last or reporter.stop_requested) \
                     and not reporter.shutdown_requested:
                 evaluated = averaged_model(model, average)
-                predictions = detect_split(evaluated, validation, height, width, parallel)
+                predictions, found = detect_masks(evaluated, validation, height, width, parallel, segmentation)
                 result = evaluate(predictions, validation.truths(), len(categories), threshold, points)
-                figures.update(_figures("val", result))
-                log.info("epoch %d: loss %.3f, validation mAP@0.5 %.3f, mAP@0.5:0.95 %.3f (%.0f s)", epoch + 1,
-                         mean_loss, result.map50, result.map50_95, time.monotonic() - started)
-                if result.fitness > best_fitness:
-                    best_fitness, best, best_epoch = result.fitness, flat(average), epoch + 1
+                mask_result = mask_figures(true_masks(validation, segmentation), found, len(categories)) \
+                    if seg else None
+                figures.update(_figures("val", result, mask_result))
+                log.info("epoch %d: loss %.3f, validation mAP@0.5 %.3f, mAP@0.5:0.95 %.3f%s (%.0f s)", epoch + 1,
+                         mean_loss, result.map50, result.map50_95,
+                         f", mask mAP@0.5 {mask_result[0]:.3f}, mask mAP@0.5:0.95 {mask_result[1]:.3f}"
+                         if mask_result else "", time.monotonic() - started)
+                # the best epoch: boxes (and masks, which matter most where there are any) loose and strict
+                fitness = (result.fitness + sum(mask_result) / 2) / 2 if mask_result else result.fitness
+                if fitness > best_fitness:
+                    best_fitness, best, best_epoch = fitness, flat(average), epoch + 1
                     threshold = best_threshold(predictions, validation.truths(), len(categories), points)
                     matrix = confusion_matrix(predictions, validation.truths(), [c.id for c in categories],
                                               threshold, points)
-                    reporter.metrics(epoch + 1, matrix, **_figures("val", result))
+                    reporter.metrics(epoch + 1, matrix, **_figures("val", result, mask_result))
             else:
                 log.info("epoch %d: loss %.3f (%.0f s)", epoch + 1, mean_loss, time.monotonic() - started)
             reporter.progress((epoch + 1) / hyper.epochs, **figures)
@@ -363,7 +424,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
         best, best_epoch = flat(average), done
     final = averaged_model(model, restore(average, best, strict=True)[0])
     summary = finish(job, reporter, final, categories, hyper, (height, width), (validation, separate), test,
-                     threshold, points, best_epoch)
+                     threshold, (points, segmentation), best_epoch)
     summary.update({"epochs": done, "seconds": round(time.monotonic() - started, 1)})
     _save_arrays(job.output_dir / "weights.npz", best)
     (job.output_dir / "summary.json").write_text(json.dumps(summary))
@@ -373,17 +434,20 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
 
 def finish(job: TrainingJob, reporter: Reporter, model: Detector, categories: list[Any], hyper: Hyper,
            size: tuple[int, int], validation: tuple[Split, bool], test: Split, threshold: float,
-           points: frozenset[int], best_epoch: int) -> dict[str, Any]:
-    """Export the chosen model and measure it once on the test images (or, without them, the validation images)."""
+           kinds: tuple[frozenset[int], frozenset[int]], best_epoch: int) -> dict[str, Any]:
+    """Export the chosen model and measure it once on the test images (or, without them, the validation images);
+    `kinds` are the point classes and the segmentation classes."""
     from .export import export_onnx
 
+    points, segmentation = kinds
     height, width = size
     val_split, separate = validation
     export_onnx(model, height, width, job.output_dir / "model.onnx")
     measured_on = "test" if len(test) and test.objects else ("validation" if separate else "training")
     split = test if measured_on == "test" else val_split
-    predictions = detect_split(model, split, height, width)
+    predictions, found = detect_masks(model, split, height, width, segmentation=segmentation)
     result = evaluate(predictions, split.truths(), len(categories), threshold, points)
+    mask_result = mask_figures(true_masks(split, segmentation), found, len(categories)) if segmentation else None
     if measured_on != "test":
         log.warning("the project has no annotated test images: the figures are measured on the %s images",
                     measured_on)
@@ -393,9 +457,16 @@ def finish(job: TrainingJob, reporter: Reporter, model: Detector, categories: li
                "conf_threshold": threshold,
                "per_category": {categories[k].name: {"ap50": round(v, 4), "ap50_95": round(result.ap50_95[k], 4)}
                                 for k, v in result.ap50.items()}}
+    if mask_result is not None:
+        figures.update({"mask_map50": round(mask_result[0], 4), "mask_map50_95": round(mask_result[1], 4)})
     prefix = "test" if measured_on == "test" else "val"
     matrix = confusion_matrix(predictions, split.truths(), [c.id for c in categories], threshold, points)
-    reporter.metrics(best_epoch, matrix, **_figures(prefix, result), measured_on=measured_on)
-    return {"resolution": hyper.resolution, "input_size": [height, width], "map50": figures["map50"],
-            "map50_95": figures["map50_95"], "conf_threshold": threshold, "iou_threshold": NMS_IOU,
-            "epoch": best_epoch, "figures": figures, "categories": [c.model_dump(mode="json") for c in categories]}
+    reporter.metrics(best_epoch, matrix, **_figures(prefix, result, mask_result), measured_on=measured_on)
+    summary: dict[str, Any] = {
+        "resolution": hyper.resolution, "input_size": [height, width], "map50": figures["map50"],
+        "map50_95": figures["map50_95"], "conf_threshold": threshold, "iou_threshold": NMS_IOU,
+        "epoch": best_epoch, "figures": figures, "categories": [c.model_dump(mode="json") for c in categories]}
+    if mask_result is not None:
+        summary.update({"output_layout": "ultralytics_segment", "mask_map50": figures["mask_map50"],
+                        "mask_map50_95": figures["mask_map50_95"]})
+    return summary

@@ -33,9 +33,10 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
       "colour": "blue", "eval_every": -3}, "done"),
     ("only point categories", {"complete": 10, "box_categories": 0, "point_categories": 1}, QUICK, "done"),
     ("some images without annotations", {"complete": 10, "empty_images": 4}, QUICK, "done"),
-    ("no annotations at all", {"complete": 5, "empty_images": 5}, QUICK, "have no box or point annotations"),
-    ("no box or point categories", {"complete": 5, "box_categories": 0, "segmentation_categories": 1}, QUICK,
-     "no box or point categories"),
+    ("no annotations at all", {"complete": 5, "empty_images": 5}, QUICK,
+     "have no box, point or segmentation annotations"),
+    ("only a segmentation category", {"complete": 5, "box_categories": 0, "segmentation_categories": 1}, QUICK,
+     "done"),
 ]
 
 
