@@ -131,10 +131,9 @@ def render_classification_scene(rng: np.random.Generator, categories: list[dict[
     annotations in the Loop's image-data shape: `classification_annotation` names that category.
 
     `easy`: one to three objects of the shape in the category's colour on a plain texture, 1/6 to 1/3 of the
-    shorter side across. `hard`: two to four objects of the shape in random colours and rotations, 10 % to 34 % of
-    the shorter side across, among clutter and distractors; half of the images also show one object of another
-    category's shape, smaller than each of the dominant ones (so the dominant shape has the most objects and the
-    most area); then uneven light, blur, noise and JPEG artefacts.
+    shorter side across. `hard`: three to six objects of the shape in random colours and rotations, 10 % to 28 % of
+    the shorter side across, among the hard scenes' clutter and distractors (strokes, ellipses, spiky polygons,
+    specks: none of them a category's shape); then uneven light, blur, noise and JPEG artefacts.
     """
     classes = [c for c in categories if c.get("type") == "classification" and c["name"] in CLASSIFICATION_LOOKS]
     annotations: dict[str, Any] = {"box_annotations": [], "point_annotations": [], "segmentation_annotations": [],
@@ -154,18 +153,10 @@ def render_classification_scene(rng: np.random.Generator, categories: list[dict[
     else:
         canvas = background(rng, width, height)
         distractors(canvas, rng)
-        low, high = max(12.0, side * 0.1), max(16.0, side * 0.34)
-        sizes = [int(np.exp(rng.uniform(np.log(low), np.log(high)))) for _ in range(int(rng.integers(2, 5)))]
-        drawn = 0
+        low, high = max(12.0, side * 0.1), max(16.0, side * 0.28)
+        sizes = [int(np.exp(rng.uniform(np.log(low), np.log(high)))) for _ in range(int(rng.integers(3, 7)))]
         for size in sizes:
-            canvas, placed = place_object(canvas, rng, shape, size, visible)
-            drawn += placed is not None
-        if drawn >= 2 and rng.random() < 0.5:
-            others = [CLASSIFICATION_LOOKS[c["name"]][1] for c in classes if c is not category] or \
-                [s for _, s in CLASSIFICATION_LOOKS.values() if s != shape]
-            smallest = 0.8 * min(sizes)
-            size = int(rng.uniform(min(smallest, max(10.0, low * 0.7)), smallest))
-            canvas, _ = place_object(canvas, rng, others[int(rng.integers(len(others)))], size, visible)
+            canvas, _ = place_object(canvas, rng, shape, size, visible)
         image = finish(canvas, rng)
     annotations["classification_annotation"] = {"id": str(uuid.uuid4()), "image_id": image_id,
                                                 "category_id": category["id"], "category_name": category["name"]}
