@@ -1,0 +1,25 @@
+"""Hyperparameters of the reference classifier: the detector's names and checks (..hyper), other defaults.
+
+`mosaic` is not used (a mosaic of four images has no one class); `turned` turns that share of the training samples
+by a quarter, half or three-quarter turn, as in the detector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..hyper import Hyper
+
+
+@dataclass(frozen=True)
+class ClassifierHyper(Hyper):
+    resolution: int = 192       # longer side of the model input; the shorter follows the images' aspect ratio
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 4e-3
+    eval_every: int = 5         # validation every this many epochs (and after the last)
+    warmup_epochs: int = 2
+    mosaic: float = 0.0         # not used by the classifier
+    turned: float = 0.0
+    seed: int = 0
+    width: int = 16             # channels of the first stage; 6x at the deepest
