@@ -10,6 +10,7 @@ or timed out; a surviving one must be killed by a better test or listed, with th
     python -m mutation.run                    # every target
     python -m mutation.run quotas partition   # some targets (nothing written to bench/results/)
     python -m mutation.run --report           # bench/results/mutation.md from each target's last run
+    python -m mutation.run quotas --again NAME   # test one mutant of the last run again, after a new test
 """
 
 from __future__ import annotations
@@ -203,12 +204,13 @@ def lay_out(target: Target) -> Path:
     return work
 
 
-def run_mutmut(target: Target, work: Path) -> None:
+def run_mutmut(target: Target, work: Path, names: list[str] | None = None) -> None:
+    """mutmut over every mutant of the target, or only over `names` (the other results of the last run stand)."""
     log = work / "mutmut.log"
     mutmut = Path(sys.executable).with_name("mutmut")
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    with open(log, "w") as out:
-        done = subprocess.run([str(mutmut), "run", "--max-children", "1"], cwd=work, stdout=out,
+    with open(log, "a" if names else "w") as out:
+        done = subprocess.run([str(mutmut), "run", "--max-children", "1", *(names or [])], cwd=work, stdout=out,
                               stderr=subprocess.STDOUT, env=env, check=False)
     if done.returncode != 0:
         tail = log.read_text(errors="replace")[-3000:]
@@ -271,13 +273,25 @@ def write_results(results: list[Outcome], seconds: float, missing: list[str]) ->
     return score
 
 
-def run_target(target: Target, equivalent: dict[str, str]) -> list[Outcome]:
-    """Mutate one target; print what is left alive; save the outcome beside the run (`outcome.json`)."""
-    started = time.monotonic()
-    work = lay_out(target)
-    run_mutmut(target, work)
+def run_target(target: Target, equivalent: dict[str, str], again: list[str] | None = None) -> list[Outcome]:
+    """Mutate one target; print what is left alive; save the outcome beside the run (`outcome.json`).
+
+    With `again`, only those mutants of the target's last run are tested again, against the current test files
+    (after a test was written for them); every other result of that run stands."""
+    started, previous = time.monotonic(), 0.0
+    if again:
+        work = WORK / target.name
+        if not (work / "outcome.json").is_file():
+            raise SystemExit(f"{target.name} has not run yet: python -m mutation.run {target.name}")
+        previous = json.loads((work / "outcome.json").read_text())["seconds"]
+        for file in test_files(target):  # mutmut copies tests/ into its mutants/ on every run
+            (work / file.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(file, work / file.relative_to(ROOT))
+    else:
+        work = lay_out(target)
+    run_mutmut(target, work, again)
     results = outcomes(target, work, equivalent)
-    seconds = time.monotonic() - started
+    seconds = previous + time.monotonic() - started
     for outcome in results:
         print(f"{outcome.target:20} {outcome.module:34} {outcome.mutants:4} mutants  {outcome.caught:4} caught "
               f"({outcome.timeouts} timed out)  {outcome.equivalent:3} equivalent  {len(outcome.survivors):3} left  "
@@ -330,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=TARGETS)
     parser.add_argument("--report", action="store_true",
                         help="run nothing: write bench/results/mutation.md from every target's last run")
+    parser.add_argument("--again", nargs="+", metavar="MUTANT", default=None,
+                        help="test only these mutants of the one target's last run again (after a new test)")
     args = parser.parse_args(argv)
     targets = load_targets(args.config)
     unknown = set(args.targets) - {t.name for t in targets}
@@ -337,9 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown targets {sorted(unknown)}; there are {[t.name for t in targets]}")
     chosen = [t for t in targets if not args.targets or t.name in args.targets]
     equivalent = load_equivalent()
+    if args.again and (args.report or len(args.targets) != 1):
+        parser.error("--again needs exactly one target, and no --report")
     if not args.report:
         for target in chosen:
-            run_target(target, equivalent)
+            run_target(target, equivalent, args.again)
     if args.report or not args.targets:
         missing: list[str] = []
         results, seconds = saved_outcomes(targets, equivalent, missing if args.report else None)

@@ -241,7 +241,7 @@ async def test_each_failure_is_counted_under_its_reason_and_an_upload_may_take_t
     clock = VirtualClock()
     loop = SlowLoop(clock)
     loop.failures = [httpx.Response(429, headers={"retry-after": "3"}), httpx.ConnectError("refused"),
-                     httpx.Response(503)]
+                     httpx.Response(503), httpx.Response(403, text="forbidden")]
     outbox = make(tmp_path, loop)
     outbox.put(JPEG, {})
     outbox.start()
@@ -253,10 +253,13 @@ async def test_each_failure_is_counted_under_its_reason_and_an_upload_may_take_t
     assert (outbox.health.tasks[TASK].last_error or "").startswith("Loop unreachable (")
     await bounded(clock.advance(8.0))  # within the backoff cap
     assert counted(outbox, "loop_detector_outbox_upload_failures_total", reason="503") == 1
+    await bounded(clock.advance(8.0))
+    assert counted(outbox, "loop_detector_outbox_upload_failures_total", reason="403") == 1
+    assert outbox.health.tasks[TASK].last_error == "Loop answered POST /o/projects/p/images: HTTP 403: forbidden"
     await bounded(clock.advance(8.0 + 1.0))
     assert loop.images == [1] and outbox.depth() == 0
     # a batch of images takes longer than an ordinary request (LOOP_REQUEST_TIMEOUT, 30 s): two minutes
-    assert loop.timeouts == [{"connect": 120.0, "read": 120.0, "write": 120.0, "pool": 120.0}] * 4
+    assert loop.timeouts == [{"connect": 120.0, "read": 120.0, "write": 120.0, "pool": 120.0}] * 5
     await bounded(clock.run(outbox.close()))
 
 
