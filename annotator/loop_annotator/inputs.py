@@ -64,6 +64,9 @@ class InputHandler:
             ack = SocketResponse.ok(await self._handle(raw))
         except Refused as e:
             ack = SocketResponse.failure(str(e))
+        except Exception as e:  # a bug (ours or the plugin's outside handle_user_input): logged, and still an ack
+            log.error("user input failed: %s", one_line(e), exc_info=e)
+            ack = SocketResponse.failure(f"the annotator failed on this input ({one_line(e)})")
         seconds = time.perf_counter() - start
         self.handled += 1
         self.metrics.event(event_type, ack["success"], seconds)

@@ -172,3 +172,16 @@ async def test_logout_drops_the_history_and_answers_what_the_plugin_says(tmp_pat
     failed = await inputs.user_logout("explodes")
     assert failed["success"] is False and "RuntimeError: no" in failed["error_msg"]
     assert (await inputs.user_logout(17))["error_msg"] == "user_logout takes one argument: the frontend id (a string)"
+
+
+class NoHistory(Broken):
+    def create_empty_history(self) -> dict[str, Any]:
+        raise MemoryError("no room")
+
+
+async def test_any_other_failure_still_gets_an_ack_with_one_line(tmp_path: Path, setup: Any) -> None:
+    image, _, histories, sent = setup
+    inputs = handler(tmp_path, NoHistory(), image, histories, sent)
+    ack = await inputs.handle_user_input(user_input("left_mouse_up", 5, 5))
+    assert ack == {"success": False, "payload": None,
+                   "error_msg": "the annotator failed on this input (MemoryError: no room)"}
