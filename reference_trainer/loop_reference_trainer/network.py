@@ -10,8 +10,8 @@ image. Decoded, the output is the Ultralytics layout `[1, 4 + classes, cells]` (
 in input pixels, then class scores), which the detector's default ONNX logic runs without any extra configuration.
 
 A project with segmentation categories adds a mask head, as YOLACT and Ultralytics' segment models do: a
-prototype branch makes PROTOS prototype planes at stride 4, and the head's box branch gives each cell PROTOS mask
-coefficients too; an instance's mask logits are its coefficients times the prototypes. The prototypes' convolutions
+prototype branch makes PROTOS prototype planes at stride 4, and a third branch of the head gives each cell PROTOS
+mask coefficients; an instance's mask logits are its coefficients times the prototypes. The prototypes' convolutions
 run on the stride-8 pyramid level, whose result is brought to stride 4 by bilinear interpolation and joined by a
 1x1 projection of the stride-4 features (for the edges): 3x3 convolutions at stride 4 with few channels more
 than doubled the time of a training step on a CPU. Exported, that is the `ultralytics_segment` layout:
@@ -115,6 +115,7 @@ class Detector(nnx.Module):
         self.classes = classes
         self.masks = masks
         if masks:
+            self.coef_branch = ConvBN(2 * w, 2 * w, 3, 1, rngs, k)
             self.coef_out = nnx.Conv(2 * w, masks, (1, 1), kernel_init=k, rngs=rngs)
             self.proto_a = ConvBN(2 * w, 2 * w, 3, 1, rngs, k)
             self.proto_out = nnx.Conv(2 * w, masks, (1, 1), kernel_init=k, rngs=rngs)
@@ -131,10 +132,9 @@ class Detector(nnx.Module):
         return c4, p8
 
     def _head(self, p8: jax.Array) -> jax.Array:
-        boxes = self.box_branch(p8)
-        parts = [self.box_out(boxes), self.cls_out(self.cls_branch(p8))]
-        if self.masks:  # where a box's sides are is what its mask needs too: the coefficients share the box branch
-            parts.append(self.coef_out(boxes))
+        parts = [self.box_out(self.box_branch(p8)), self.cls_out(self.cls_branch(p8))]
+        if self.masks:  # a branch of their own: sharing the box branch, the mask loss swamped the boxes' gradients
+            parts.append(self.coef_out(self.coef_branch(p8)))
         return jnp.concatenate(parts, axis=-1)
 
     def __call__(self, x: jax.Array) -> jax.Array:
