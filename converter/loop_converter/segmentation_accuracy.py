@@ -65,7 +65,7 @@ def instances(model: Path, images: list[Path], model_info: dict[str, Any], conf:
 
 
 def segmentation_classes(model_info: dict[str, Any]) -> set[int]:
-    """Indices of the categories that get masks: the `segmentation` ones, or all when none says its type."""
+    """Indices of the categories that get masks: the `segmentation` ones, or all when none is of that type."""
     categories = model_info.get("categories") or []
     typed = {k for k, c in enumerate(categories) if isinstance(c, dict) and c.get("type") == "segmentation"}
     return typed or set(range(len(categories)))
