@@ -12,9 +12,48 @@
     return Object.entries(entry || {}).filter(([k, v]) => typeof v === "number" && !["time", "progress", "epoch"].includes(k));
   }
 
-  function bestMap(figures) {
+  // a figure by its name without the split: the validation set's first, then unsplit, test and train
+  function figureOf(figures, name) {
     const f = figures || {};
-    return f.val_map50 ?? f.map50 ?? f.test_map50 ?? f.train_map50 ?? null;
+    return f[`val_${name}`] ?? f[name] ?? f[`test_${name}`] ?? f[`train_${name}`] ?? null;
+  }
+
+  // what a training's figures measure: masks (`*_mask_map50`), classes (`*_accuracy`) or boxes
+  function kindOf(figures) {
+    const keys = Object.keys(figures || {});
+    if (keys.some((k) => k === "mask_map50" || k.endsWith("_mask_map50"))) return "segmentation";
+    if (keys.some((k) => k === "accuracy" || k.endsWith("_accuracy"))) return "classification";
+    return "detection";
+  }
+
+  // the figures that say how good a model is, for its kind: [label, value]
+  function headline(figures) {
+    const kind = kindOf(figures);
+    if (kind === "segmentation") {
+      return [["mask mAP@0.5", figureOf(figures, "mask_map50")], ["mask mAP@0.5:0.95", figureOf(figures, "mask_map50_95")],
+        ["box mAP@0.5", figureOf(figures, "map50")]];
+    }
+    if (kind === "classification") return [["accuracy", figureOf(figures, "accuracy")], ["macro-F1", figureOf(figures, "macro_f1")]];
+    return [["box mAP@0.5", figureOf(figures, "map50")], ["box mAP@0.5:0.95", figureOf(figures, "map50_95")]];
+  }
+
+  function summary(figures) {
+    if (!figures) return "—";
+    const kind = kindOf(figures), shown = headline(figures).slice(0, kind === "classification" ? 2 : 1);
+    return el("span", { class: "quality", "data-kind": kind },
+      shown.map(([label, value]) => `${label} ${num(value)}`).join(" · "));
+  }
+
+  // class_confusion: {labels: [names], matrix: [[count of true row i predicted as column j]]}
+  function classConfusion(confusion, categories) {
+    const labels = (confusion && confusion.labels) || [];
+    if (!labels.length) return null;
+    const rows = labels.map((name, i) => ({ name, counts: (confusion.matrix || [])[i] || [] }));
+    return [el("h3", {}, "confusion between classes (rows: true class, columns: predicted)"), table([
+      { label: "true ↓ predicted →", value: (r) => [el("span", { class: "swatch", style: `background:${colourOf(r.name, categories)}` }), r.name] },
+      ...labels.map((name, j) => ({ label: name, num: true,
+        value: (r) => el("span", { class: r.name === name ? "diagonal" : null, style: r.name === name ? "font-weight:700" : null }, r.counts[j] ?? 0) })),
+    ], rows, { id: "class-confusion" })];
   }
 
   function series(history, match, colours) {
@@ -31,8 +70,8 @@
     const history = (training && training.history) || [];
     chart("loss-chart", series(history, (k) => k.includes("loss"), LOSS_COLOURS),
       { xLabel: "epoch", label: "loss per epoch", empty: "no epoch reported yet" });
-    chart("map-chart", series(history, (k) => k.includes("map"), MAP_COLOURS),
-      { xLabel: "epoch", yMax: 1, label: "mAP per epoch", empty: "no evaluation reported yet" });
+    chart("map-chart", series(history, (k) => k.includes("map") || k.includes("accuracy") || k.includes("f1"), MAP_COLOURS),
+      { xLabel: "epoch", yMax: 1, label: "mAP, accuracy and F1 per epoch", empty: "no evaluation reported yet" });
   }
 
   function showBest(training) {
@@ -42,10 +81,14 @@
     const name = (id) => (categories.find((c) => c.id === id) || { name: id }).name;
     const rows = Object.entries(best.confusion_matrix || {}).map(([id, m]) => ({ id, name: name(id), ...m }));
     const ratio = (a, b) => (a + b ? a / (a + b) : null);
+    const kind = kindOf(best);
+    let known = headline(best).filter(([, v]) => v !== null);
+    if (!known.length) known = numbers(best).slice(0, 5).map(([k, v]) => [k.replaceAll("_", " "), v]);  // a plugin's own names
     fill("best",
-      el("div", { class: "figures" }, figure("epoch", best.epoch ?? "—"),
-        ...numbers(best).slice(0, 5).map(([k, v]) => figure(k.replaceAll("_", " "), num(v)))),
-      el("h3", {}, "confusion per category"),
+      el("div", { class: "figures", id: "best-figures", "data-kind": kind }, figure("epoch", best.epoch ?? "—"),
+        ...known.map(([label, v]) => figure(label, num(v)))),
+      classConfusion(best.class_confusion, categories),
+      el("h3", {}, kind === "classification" ? "per category" : "confusion per category"),
       table([
         { label: "category", value: (r) => [el("span", { class: "swatch", style: `background:${colourOf(r.name, categories)}` }), r.name] },
         { label: "tp", num: true, value: (r) => r.tp }, { label: "fp", num: true, value: (r) => r.fp },
@@ -95,7 +138,7 @@
       { label: "finished", value: (t) => when(t.finished) },
       { label: "took", num: true, value: (t) => duration(t.seconds) },
       { label: "epochs", num: true, value: (t) => (t.history.at(-1) || {}).epoch ?? "—" },
-      { label: "best mAP@0.5", num: true, value: (t) => num(bestMap(t.best_metrics)) },
+      { label: "best model", value: (t) => summary(t.best_metrics) },
       { label: "images", num: true, value: (t) => t.image_count },
       { label: "crashes", num: true, value: (t) => t.crashes },
       { label: "reason", value: (t) => (t.failed ? el("span", { class: "small" }, t.failed) : "") },
