@@ -21,7 +21,6 @@ from loop_shared.schemas import (
     CategoryType,
     ClassificationDetection,
     ImageMetadata,
-    Point,
     PointDetection,
     SegmentationDetection,
     Shape,
@@ -88,9 +87,11 @@ class OutputReader:
             if category.type == CategoryType.SEGMENTATION and coefs is not None and protos is not None:
                 polygon = instance_polygon(coefs[i], protos, model_xyxy[i], self.input_size, lb, (x, y, w, h))
                 if polygon is not None:
+                    # one validation of the whole outline: a Point per vertex cost as much as finding the contour
+                    shape = Shape.model_validate({"points": [{"x": px, "y": py} for px, py in polygon]})
                     result.segmentation_detections.append(SegmentationDetection(
                         category_name=category.name, category_id=category.id, model_name=self.version,
-                        confidence=confidence, shape=Shape(points=[Point(x=px, y=py) for px, py in polygon])))
+                        confidence=confidence, shape=shape))
                 continue
             result.box_detections.append(BoxDetection(
                 category_name=category.name, category_id=category.id, x=x, y=y, width=w, height=h,

@@ -37,7 +37,13 @@ def _window(low: float, high: float, size: int) -> tuple[int, int]:
 
 def instance_mask(coefficient: np.ndarray, protos: np.ndarray, box: np.ndarray, input_size: tuple[int, int],
                   lb: Letterbox, region: tuple[int, int, int, int]) -> np.ndarray:
-    """One instance's mask over `region` (x, y, width, height in image pixels), uint8 0 or 1.
+    """One instance's mask over `region` (x, y, width, height in image pixels), uint8 0 or 1 (see `_logits`)."""
+    return (_logits(coefficient, protos, box, input_size, lb, region) > 0.0).astype(np.uint8)
+
+
+def _logits(coefficient: np.ndarray, protos: np.ndarray, box: np.ndarray, input_size: tuple[int, int],
+            lb: Letterbox, region: tuple[int, int, int, int]) -> np.ndarray:
+    """One instance's mask logits over `region` (x, y, width, height in image pixels), float32.
 
     `protos` is [M, h, w]; `box` the instance's box as x1, y1, x2, y2 in model-input pixels; `input_size` the
     model input (width, height). Only the prototype pixels under the box are combined (cropped before
@@ -55,10 +61,35 @@ def instance_mask(coefficient: np.ndarray, protos: np.ndarray, box: np.ndarray, 
     ax, ay = lb.scale_x * per_x, lb.scale_y * per_y
     bx = ((rx + 0.5) * lb.scale_x + lb.pad_x) * per_x - 0.5 - x0
     by = ((ry + 0.5) * lb.scale_y + lb.pad_y) * per_y - 0.5 - y0
+    aligned = _aligned_resize(logits, ax, bx, ay, by, width, height)
+    if aligned is not None:
+        return aligned
     warp = np.array([[ax, 0.0, bx], [0.0, ay, by]], np.float64)
-    upsampled = cv2.warpAffine(logits, warp, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                               borderMode=cv2.BORDER_REPLICATE)
-    return (upsampled > 0.0).astype(np.uint8)
+    return cv2.warpAffine(logits, warp, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def _whole(value: float) -> int | None:
+    nearest = round(value)
+    return nearest if abs(value - nearest) < 1e-6 else None
+
+
+def _aligned_resize(logits: np.ndarray, ax: float, bx: float, ay: float, by: float, width: int,
+                    height: int) -> np.ndarray | None:
+    """The same bilinear map as the warp, as a plain resize and a crop, when it is one: each image pixel a whole
+    fraction 1/k of a prototype pixel and the region starting on a whole pixel of the resized grid (an image the
+    model input's size or a whole multiple of it). A resize by k maps pixel u to (u + 0.5) / k - 0.5, so pixel
+    u - offset of the region is a * u + b when a = 1/k and offset = (b + 0.5 - 0.5 / k) * k. Several times faster
+    than the warp; None when the map is not of that form."""
+    kx, ky = _whole(1 / ax), _whole(1 / ay)
+    if not kx or not ky:
+        return None
+    ox, oy = _whole((bx + 0.5) * kx - 0.5), _whole((by + 0.5) * ky - 0.5)
+    rows, cols = logits.shape
+    if ox is None or oy is None or ox < 0 or oy < 0 or ox + width > cols * kx or oy + height > rows * ky:
+        return None
+    resized = cv2.resize(logits, (cols * kx, rows * ky), interpolation=cv2.INTER_LINEAR)
+    return resized[oy:oy + height, ox:ox + width]
 
 
 def mask_polygon(mask: np.ndarray, origin: tuple[int, int],
@@ -83,5 +114,6 @@ def instance_polygon(coefficient: np.ndarray, protos: np.ndarray, box: np.ndarra
     """The polygon of one kept instance in image pixels; `image_box` is its box there (x, y, width, height)."""
     if image_box[2] < 1 or image_box[3] < 1:
         return None
-    mask = instance_mask(coefficient, protos, box, input_size, lb, image_box)
+    # 1 where the logit is positive: one pass, and the booleans' bytes read as uint8 without a copy
+    mask = (_logits(coefficient, protos, box, input_size, lb, image_box) > 0.0).view(np.uint8)
     return mask_polygon(mask, (image_box[0], image_box[1]))
