@@ -242,6 +242,11 @@ def show(work: Path, name: str) -> str:
                      not line.startswith(("---", "+++")))
 
 
+def _percent(score: float) -> int:
+    """Whole percent, rounded down: 100 % only when nothing is left."""
+    return int(score + 1e-9)
+
+
 def write_results(results: list[Outcome], seconds: float, missing: list[str]) -> float:
     mutants = sum(o.mutants for o in results)
     good = sum(o.caught + o.equivalent for o in results)
@@ -254,12 +259,12 @@ def write_results(results: list[Outcome], seconds: float, missing: list[str]) ->
         f"Written by `make mutate` ([how it works](../../docs/mutation.md)) on {today}; the targets' runs took "
         f"{seconds / 60:.1f} min together (one worker, one target after the other, on a shared 2-core machine).",
         "",
-        f"mutation score: {score:.0f} % (mutmut {version('mutmut')}, {today}; {modules})",
+        f"mutation score: {_percent(score)} % (mutmut {version('mutmut')}, {today}; {modules})",
         "",
         "| target | module | mutants | caught | of which timed out | equivalent | left | score |",
         "|---|---|---|---|---|---|---|---|",
         *(f"| {o.target} | `{o.module}` | {o.mutants} | {o.caught} | {o.timeouts} | {o.equivalent} | "
-          f"{len(o.survivors)} | {o.score:.0f} % |" for o in results),
+          f"{len(o.survivors)} | {_percent(o.score)} % |" for o in results),
         "",
         "Caught: a test failed or timed out. Timed out: the tests ran past mutmut's limit instead of failing (see "
         "[Timeouts](../../docs/mutation.md#timeouts)). Equivalent: survived, and listed with the reason in "

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from loop_detector import outbox as outbox_module
+from loop_detector.errors import OutboxFullError
 from loop_detector.metrics import DetectorMetrics
 from loop_detector.outbox import TASK, Outbox
 from loop_detector.outbox_store import Item
@@ -258,6 +259,7 @@ async def test_each_failure_is_counted_under_its_reason_and_an_upload_may_take_t
     assert outbox.health.tasks[TASK].last_error == "Loop answered POST /o/projects/p/images: HTTP 403: forbidden"
     await bounded(clock.advance(8.0 + 1.0))
     assert loop.images == [1] and outbox.depth() == 0
+    assert outbox.health.tasks[TASK].consecutive_failures == 0 and outbox.health.failing() == {}  # recovered
     # a batch of images takes longer than an ordinary request (LOOP_REQUEST_TIMEOUT, 30 s): two minutes
     assert loop.timeouts == [{"connect": 120.0, "read": 120.0, "write": 120.0, "pool": 120.0}] * 5
     await bounded(clock.run(outbox.close()))
@@ -278,6 +280,22 @@ async def test_the_rate_counts_deliveries_of_the_last_five_minutes_inclusive(tmp
     assert outbox.backlog()["delivery_rate"] == 0.01
     await bounded(clock.advance(0.5))  # now older: one delivery left, no rate
     assert outbox.backlog()["delivery_rate"] is None
+    await bounded(clock.run(outbox.close()))
+
+
+async def test_the_rate_counts_the_last_50_deliveries_at_most(tmp_path: Path) -> None:
+    """Memory for the rate is bounded: 60 deliveries (one image, then 59 of two) a second apart; 100 s after the
+    last, the rate is that of the last 50 alone: 100 images since the eleventh, 149 s ago."""
+    clock = VirtualClock()
+    loop = SlowLoop(clock)
+    outbox = make(tmp_path, loop, outbox_batch_size=2)
+    for _ in range(119):
+        outbox.put(JPEG, {})
+    outbox.start()
+    await bounded(clock.advance(60.0))
+    assert loop.images == [1] + [2] * 59 and loop.answered[10] == 1011.0 and outbox.depth() == 0
+    await bounded(clock.advance(100.0))
+    assert outbox.backlog()["delivery_rate"] == round(100 / 149, 2) == 0.67
     await bounded(clock.run(outbox.close()))
 
 
@@ -412,3 +430,23 @@ async def test_an_item_that_arrived_without_a_wakeup_goes_within_five_seconds(tm
     await bounded(clock.advance(0.1))
     assert loop.started == [1005.0]
     await bounded(clock.run(outbox.close()))
+
+
+# --- the budget, as the outbox is built from its settings --------------------------------------------------------
+
+def test_the_byte_budget_is_counted_in_mebibytes(tmp_path: Path) -> None:
+    """LOOP_OUTBOX_MAX_MB=1: three images of 300 000 bytes fit in 1 MiB, a fourth makes the oldest go."""
+    outbox = make(tmp_path, SlowLoop(VirtualClock()), outbox_max_mb=1)
+    ids = [outbox.put(b"\xff\xd8" + b"j" * 299_998, {}) for _ in range(4)]
+    assert [item.id for item in outbox.store.queues[False]] == ids[1:]
+    assert counted(outbox, "loop_detector_outbox_dropped_total", reason="budget") == 1
+
+
+def test_a_normal_image_that_finds_the_outbox_full_of_priority_images_is_refused_and_counted(tmp_path: Path) -> None:
+    outbox = make(tmp_path, SlowLoop(VirtualClock()), outbox_max_items=2)
+    outbox.put(JPEG, {}, priority=True)
+    outbox.put(JPEG, {}, priority=True)
+    with pytest.raises(OutboxFullError):
+        outbox.put(JPEG, {})  # by default an image that cannot be kept counts as dropped
+    assert counted(outbox, "loop_detector_outbox_dropped_total", reason="budget") == 1
+    assert outbox.depth() == 2
