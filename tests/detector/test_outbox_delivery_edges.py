@@ -292,7 +292,7 @@ async def test_the_rate_counts_the_last_50_deliveries_at_most(tmp_path: Path) ->
     for _ in range(119):
         outbox.put(JPEG, {})
     outbox.start()
-    await bounded(clock.advance(60.0))
+    await bounded(clock.advance(60.0), 60.0)  # 60 deliveries, each journalled and removed with an fsync
     assert loop.images == [1] + [2] * 59 and loop.answered[10] == 1011.0 and outbox.depth() == 0
     await bounded(clock.advance(100.0))
     assert outbox.backlog()["delivery_rate"] == round(100 / 149, 2) == 0.67
