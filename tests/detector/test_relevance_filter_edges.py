@@ -168,3 +168,15 @@ def test_an_observation_exactly_the_memory_old_is_not_forgotten_yet() -> None:
     assert f.causes(boxes((300, 10, 20, 20)), "c") == UNCERTAIN  # another object: the forgetting runs now
     assert f.observation_count() == 2
     assert f.causes(boxes((10, 10, 20, 20)), "c") == []  # the first, still exactly an hour old: seen
+
+
+def test_forgetting_the_older_keeps_one_seen_exactly_the_memory_ago() -> None:
+    f, clock = make_filter(observation_memory_seconds=3600)
+    assert f.causes(boxes((10, 10, 20, 20)), "c") == UNCERTAIN
+    clock.now += 1
+    assert f.causes(boxes((100, 10, 20, 20)), "c") == UNCERTAIN
+    clock.now += 3600  # the first is 3601 s old (forgotten), the second exactly 3600 s (kept)
+    assert f.causes(boxes((300, 10, 20, 20)), "c") == UNCERTAIN  # the forgetting runs here
+    assert f.observation_count() == 2
+    assert f.causes(boxes((100, 10, 20, 20)), "c") == []
+    assert f.causes(boxes((10, 10, 20, 20)), "c") == UNCERTAIN
