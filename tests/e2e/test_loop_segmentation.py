@@ -25,7 +25,7 @@ from tests.conftest import ORG, node_env
 
 PROJECT = "segproj"
 WIDTH, HEIGHT = 192, 144
-HYPER = {"epochs": 14, "resolution": 192, "eval_every": 7, "seed": 2}
+HYPER = {"epochs": 24, "resolution": 192, "eval_every": 8, "seed": 2}
 
 
 def polygon(detection: dict[str, Any]) -> list[tuple[int, int]]:
@@ -35,7 +35,7 @@ def polygon(detection: dict[str, Any]) -> list[tuple[int, int]]:
 def test_a_segmentation_project_goes_through_the_loop_and_comes_back_as_polygons(
         stub: Service, loop: httpx.Client, start_node: Callable[..., Service], tmp_path: Path) -> None:
     generated = loop.post(f"/{ORG}/projects/generator", json={
-        "project_name": PROJECT, "complete": 70, "inbox": 6, "box_categories": 1, "segmentation_categories": 1,
+        "project_name": PROJECT, "complete": 90, "inbox": 6, "box_categories": 1, "segmentation_categories": 1,
         "image_width": WIDTH, "image_height": HEIGHT, "seed": 21})
     assert generated.status_code == 200, generated.text
     categories = generated.json()["categories"]
@@ -83,7 +83,7 @@ def test_a_segmentation_project_goes_through_the_loop_and_comes_back_as_polygons
 
     rng = np.random.default_rng(4242)  # scenes the trainer never saw
     found = total = 0
-    for _ in range(10):
+    for _ in range(16):
         image, annotations = render_scene(rng, categories, WIDTH, HEIGHT)
         answer = httpx.post(f"{detector.url}/detect", files={"file": encode_jpeg(image)},
                             headers={"autoupload": "disabled"}, timeout=30).json()
@@ -93,7 +93,8 @@ def test_a_segmentation_project_goes_through_the_loop_and_comes_back_as_polygons
             total += 1
             reference = polygon_mask([(p["x"], p["y"]) for p in truth["shape"]["points"]], HEIGHT, WIDTH)
             found += bool(masks) and float(mask_iou(np.stack(masks), reference[None]).max()) >= 0.5
-    assert total >= 5 and found / total >= 0.4, f"{found} of {total} blobs found as polygons"
+    # a floor for a short training converted to INT8: the polygons are where the blobs are (quality: the bench)
+    assert total >= 8 and found / total >= 0.25, f"{found} of {total} blobs found as polygons"
 
     drawn = httpx.post(f"{detector.url}/detect", params={"draw": "true"}, files={"file": encode_jpeg(image)},
                        headers={"autoupload": "disabled"}, timeout=30)
