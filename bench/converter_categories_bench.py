@@ -111,7 +111,7 @@ def convert_and_measure(name: str, source: Path, work: Path, images: int, diffic
     return results
 
 
-def report(rows: list[dict[str, Any]], used: dict[str, str], command: str) -> str:
+def report(rows: list[dict[str, Any]], used: dict[str, str], command: str, note: str | None = None) -> str:
     seg = [[r["format"], r["mode"], r["images"], r["source_masks"], f"{r['mask_map50_vs_source']:.3f}",
             f"{r['mask_map50_95_vs_source']:.3f}", f"**{r['mask_accuracy_drop']:.3f}**", f"{r['accuracy_drop']:.3f}"]
            for r in rows if r["model"] == "segmentation"]
@@ -130,7 +130,7 @@ def report(rows: list[dict[str, Any]], used: dict[str, str], command: str) -> st
              f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
              f"- machine: {os.cpu_count()} cores, Python {platform.python_version()}, commit {commit}",
              f"- command: `{command}`",
-             *[f"- {kind} model: {what}" for kind, what in used.items()], "",
+             *[f"- {kind} model: {what}" for kind, what in used.items()], *([f"- note: {note}"] if note else []), "",
              "INT8 static (QDQ) calibrated on 32 generated scenes, FP16; each measured by the converter's own gate on "
              "other scenes, against the source model's own results.", ""]
     if seg:
@@ -149,6 +149,7 @@ def main() -> None:
     parser.add_argument("--classification", type=Path, help="a classification model package (zip or directory)")
     parser.add_argument("--images", type=int, default=48, help="scenes to compare on (default 48)")
     parser.add_argument("--difficulty", choices=("easy", "hard"), default="hard")
+    parser.add_argument("--note", help="a line for the report: where the given packages came from")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     used: dict[str, str] = {}
@@ -163,11 +164,12 @@ def main() -> None:
                 used[name] = "test kit (convolutional colour model, no package given)"
             rows += convert_and_measure(name, source, work, args.images, args.difficulty)
     command = "python -m bench.converter_categories_bench " + " ".join(
-        f"--{k} {v}" for k, v in vars(args).items() if v is not None)
-    text = report(rows, used, command)
+        f"--{k} {v}" for k, v in vars(args).items() if v is not None and k != "note")
+    text = report(rows, used, command, args.note)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "converter_categories.md").write_text(text + "\n")
-    (RESULTS / "converter_categories.json").write_text(json.dumps({"models": used, "rows": rows}, indent=1) + "\n")
+    (RESULTS / "converter_categories.json").write_text(json.dumps({"models": used, "note": args.note, "rows": rows},
+                                                                  indent=1) + "\n")
     print(text)
 
 
