@@ -1,5 +1,5 @@
-"""The reference classifier network: the detector's building blocks (..network) down to stride 16, class scores per
-cell, averaged over the image. Exported, it ends in a softmax: `[N, C]` probabilities."""
+"""The reference classifier network: the detector's building blocks (..network) down to stride 32, global average
+and max pooling, one dense layer to a score per category. Exported, it ends in a softmax: `[N, C]` probabilities."""
 
 from __future__ import annotations
 
@@ -23,19 +23,20 @@ class Classifier(nnx.Module):
         self.block8 = Residual(3 * w, rngs, k)
         self.down16 = ConvBN(3 * w, 4 * w, 3, 2, rngs, k)                # /16
         self.block16 = Residual(4 * w, rngs, k)
-        self.context = ConvBN(4 * w, 4 * w, 3, 1, rngs, k)
-        self.cell_scores = nnx.Conv(4 * w, classes, (1, 1), kernel_init=k, rngs=rngs)
-        assert self.cell_scores.bias is not None
-        self.cell_scores.bias.value = jnp.zeros((classes,), jnp.float32)
+        self.down32 = ConvBN(4 * w, 6 * w, 3, 2, rngs, k)                # /32
+        self.block32 = Residual(6 * w, rngs, k)
+        self.head = nnx.Linear(12 * w, classes, kernel_init=k, rngs=rngs)
+        assert self.head.bias is not None
+        self.head.bias.value = jnp.zeros((classes,), jnp.float32)
         self.classes = classes
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        """x: NHWC floats in 0..1 → logits N x classes: the mean of the class scores of every cell at stride 16.
-        Each cell scores what it sees (an object's cells learn its shape, as a detector's would); the mean weighs
-        the classes by how much of the image shows them, which is what makes one dominant."""
+        """x: NHWC floats in 0..1 → logits N x classes."""
         x = self.block8(self.down8(self.block4(self.down4(self.stem(x)))))
-        x = self.context(self.block16(self.down16(x)))
-        logits: jax.Array = jnp.mean(self.cell_scores(x), axis=(1, 2))
+        x = self.block32(self.down32(self.block16(self.down16(x))))
+        # the mean says how much of the image shows a class, the maximum whether it shows it at all
+        pooled = jnp.concatenate([jnp.mean(x, axis=(1, 2)), jnp.max(x, axis=(1, 2))], axis=-1)
+        logits: jax.Array = self.head(pooled)
         return logits
 
 
