@@ -143,6 +143,21 @@ def report(rows: list[dict[str, Any]], used: dict[str, str], command: str, note:
     return "\n".join(lines)
 
 
+def section(work: Path, images: int = 48, difficulty: str = "hard") -> str:
+    """`make bench`'s section: the test kit's segmenter and classifier (the honest INT8 figure needs a trained
+    segmentation model: run this module with `--segmentation PACKAGE`)."""
+    rows: list[dict[str, Any]] = []
+    used: dict[str, str] = {}
+    for name, fallback in (("segmentation", testkit_segmenter), ("classification", testkit_classifier)):
+        source = fallback(work / f"categories-{name}-testkit")
+        used[name] = "test kit (convolutional colour model)"
+        (work / f"categories-{name}").mkdir(parents=True, exist_ok=True)
+        rows += convert_and_measure(name, source, work / f"categories-{name}", images, difficulty)
+    text = report(rows, used, "make bench").replace("\n## ", "\n### ")
+    return text.replace("# Converter benchmark: segmentation and classification", "## Converter: segmentation and "
+                        "classification models", 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--segmentation", type=Path, help="a segmentation model package (zip or directory)")

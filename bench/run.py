@@ -1,11 +1,14 @@
 """`make bench`: every benchmark in one run on this machine; prints the figures and writes bench/results/.
 
-Sections: trainer (two rounds of the reference trainer on a hard generated project, image download throughput),
+Sections: trainer (two rounds of the reference trainer on a hard generated project, image download throughput;
+segmentation and classification projects to their goals),
 detector (a small and a YOLOv8n-sized model, REST and Socket.IO at concurrency 1 and 4, against in-process and raw
 session.run, the batch route), active learning (the cost of the decision per image), detector by model format
 (onnx, onnx_int8, onnx_fp16), converter (sizes, speed, accuracy of each conversion), outbox (backlog delivery and
-recovery), and each node's cold start and memory. Figures only: nothing here asserts a timing. It takes about ten
-minutes on two cores and starts its own stub Loop and nodes; it needs no LOOP_* settings.
+recovery), segmentation serving against box-only, conversions of segmentation and classification models, the
+annotator (mask quality after a few clicks, latency through the stub), and each node's cold start and memory.
+Figures only: nothing here asserts a timing. It takes about forty minutes on two cores and starts its own stub Loop
+and nodes; it needs no LOOP_* settings.
 
 Results: bench/results/latest.md is replaced by the full report, and one row (date, commit, machine, headline
 figures) is appended to bench/results/history.md.
@@ -136,7 +139,19 @@ def main() -> None:
     from loop_testkit.processes import Service
 
     # only now: the benchmarks import ONNX Runtime, which writes a cache file under $HOME even for --help
-    from . import active_learning_bench, converter_bench, detector_bench, formats_bench, outbox_bench, trainer_bench
+    from . import (
+        active_learning_bench,
+        annotator_bench,
+        classification_bench,
+        converter_bench,
+        converter_categories_bench,
+        detector_bench,
+        formats_bench,
+        outbox_bench,
+        segmentation_bench,
+        segmentation_serving_bench,
+        trainer_bench,
+    )
 
     work = Path(tempfile.mkdtemp(prefix="loop-bench-"))
     started_services: list[Service] = []
@@ -154,6 +169,11 @@ def main() -> None:
             trainer_report, trained, test_images = trainer_bench.run(work, loop, stub)
             sections.append(trainer_report)
             print(trainer_report, flush=True)
+            for name, bench in (("segmentation", segmentation_bench), ("classification", classification_bench)):
+                print(f"{name} ...", flush=True)
+                section = bench.run(work, loop, stub)
+                sections.append(section)
+                print(section, flush=True)
             small = package_of(trained, work / "small.zip")
             realistic, gflops = yolov8n_like_package(work / "yolov8n_like.zip")
             print("detector ...", flush=True)
@@ -187,6 +207,18 @@ def main() -> None:
             print("converter ...", flush=True)
             section = converter_bench.run(work, {"small": (small, 200), "realistic": (realistic, 15)}, calibration,
                                           {"small": test_images})
+            sections.append(section)
+            print(section, flush=True)
+            print("segmentation serving ...", flush=True)
+            section, _ = segmentation_serving_bench.run(work, loop, stub, start_node)
+            sections.append(section)
+            print(section, flush=True)
+            print("converter by model kind ...", flush=True)
+            section = converter_categories_bench.section(work)
+            sections.append(section)
+            print(section, flush=True)
+            print("annotator ...", flush=True)
+            section = annotator_bench.run(work, loop, stub)
             sections.append(section)
             print(section, flush=True)
             print("outbox ...", flush=True)
