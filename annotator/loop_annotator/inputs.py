@@ -18,14 +18,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from loop_shared.names import UnsafeNameError
-from loop_shared.schemas import SegmentationAnnotation, SocketResponse
+from loop_shared.schemas import AnnotationEventType, SegmentationAnnotation, SocketResponse, ToolOutput, UserInput
 from loop_shared.tasks import one_line
 
 from .histories import Histories
 from .images import ImageCache, ImageUnavailable
 from .logic import AnnotatorLogic, ToolError
 from .metrics import AnnotatorMetrics
-from .user_input import AnnotationEventType, ToolOutput, UserInput
 
 log = logging.getLogger("annotator")
 Send = Callable[[str, str, SegmentationAnnotation], Awaitable[None]]

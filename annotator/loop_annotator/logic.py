@@ -5,7 +5,9 @@ in `loop_annotator.tool` (GrabCut seeded by a box and clicks). The node does eve
 checks each input, downloads and caches the image, keeps one history per person (`frontend_id`), bounded in
 number, memory and age, clears it on Escape and logout, and sends the confirmed annotation to the Loop.
 
-Example::
+Example (the wire models are `loop_shared.schemas`')::
+
+    from loop_shared.schemas import Point, SegmentationAnnotation, Shape, ToolOutput
 
     class MyTool(AnnotatorLogic):
         def create_empty_history(self):
@@ -33,7 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .user_input import ToolOutput, UserInput
+from loop_shared.schemas import ToolOutput, UserInput
 
 
 class ToolError(Exception):

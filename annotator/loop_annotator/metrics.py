@@ -10,9 +10,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from loop_shared.schemas import AnnotationEventType
+
 from .histories import Histories
 from .images import ImageCache
-from .user_input import AnnotationEventType
 
 P = "loop_annotator"
 SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from .user_input import AnnotationNodeStatus
+from loop_shared.schemas import AnnotationNodeStatus
 
 
 class Bounds(BaseModel):

@@ -7,10 +7,10 @@ import logging
 import time
 
 from loop_shared.loop_socket import LoopSocket
+from loop_shared.schemas import AnnotationNodeStatus
 from loop_shared.tasks import TaskHealth, one_line
 
 from .logic import AnnotatorLogic
-from .user_input import AnnotationNodeStatus
 
 log = logging.getLogger("annotator")
 

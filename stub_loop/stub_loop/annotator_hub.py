@@ -18,12 +18,12 @@ from typing import Any
 import socketio
 from pydantic import ValidationError
 
-from loop_shared.schemas import SegmentationAnnotation
+from loop_shared.schemas import AnnotationNodeStatus, SegmentationAnnotation
 
 from .received import ReceivedCounts
 from .store import Store
 from .trainer_hub import Connection, TrainerHub
-from .user_input import AnnotationNodeStatus, UserInput
+from .user_input import PageInput
 
 log = logging.getLogger("stub.annotator")
 ANNOTATION_NODE = "annotation_node"
@@ -94,7 +94,7 @@ class AnnotatorHub:
         return chosen
 
     # a person's inputs ----------------------------------------------------------------------------------------
-    def check_input(self, user_input: UserInput, org: str | None = None, project: str | None = None) -> None:
+    def check_input(self, user_input: PageInput, org: str | None = None, project: str | None = None) -> None:
         """Raise BadInput unless the input is for `org/project` (when given) and names an image and a category of
         its project. Blocking (the store): call it off the event loop."""
         data = user_input.data
@@ -130,7 +130,7 @@ class AnnotatorHub:
     async def on_user_input(self, sid: str, data: Any = None) -> Any:
         """A page's input: `user_input(UserInput)`; acked with the node's ack, or success false and why."""
         try:
-            user_input = UserInput.model_validate(data)
+            user_input = PageInput.model_validate(data)
         except ValidationError as e:
             return failure(f"invalid user input: {_first_error(e)}")
         try:

@@ -16,8 +16,7 @@ from loop_annotator.inputs import InputHandler
 from loop_annotator.logic import AnnotatorLogic, ToolError
 from loop_annotator.metrics import AnnotatorMetrics
 from loop_annotator.tool.logic import GrabCutTool
-from loop_annotator.user_input import ToolOutput, UserInput
-from loop_shared.schemas import SegmentationAnnotation
+from loop_shared.schemas import SegmentationAnnotation, ToolOutput, UserInput
 from loop_testkit.scenes import encode_jpeg
 from tests.annotator.scene_kit import ORG, PROJECT, box_of, scene, user_input
 

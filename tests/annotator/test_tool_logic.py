@@ -10,7 +10,7 @@ import pytest
 from loop_annotator.logic import ToolError
 from loop_annotator.tool.history import ToolHistory
 from loop_annotator.tool.logic import GrabCutTool
-from loop_annotator.user_input import UserInput
+from loop_shared.schemas import UserInput
 from tests.annotator.scene_kit import CATEGORY, box_of, iou, polygon_mask, scene, user_input
 
 

@@ -16,10 +16,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from loop_shared.schemas import Point, SegmentationAnnotation, Shape
+from loop_shared.schemas import AnnotationEventType, Point, SegmentationAnnotation, Shape, ToolOutput, UserInput
 
 from ..logic import AnnotatorLogic, ToolError
-from ..user_input import AnnotationEventType, ToolOutput, UserInput
 from .grabcut import outline, segment
 from .history import ToolHistory, Xy
 from .svg import history_svg, safe_colour

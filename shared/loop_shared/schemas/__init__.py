@@ -4,6 +4,16 @@ Field names and JSON shapes follow the reference protocol exactly; both our node
 so client and server cannot drift.
 """
 
+from .annotation import (
+    AnnotationCategory,
+    AnnotationContext,
+    AnnotationData,
+    AnnotationEventType,
+    AnnotationNodeStatus,
+    Coordinate,
+    ToolOutput,
+    UserInput,
+)
 from .detections import (
     BoxAnnotation,
     BoxDetection,
@@ -40,6 +50,11 @@ from .training import (
 
 __all__ = [
     "AboutResponse",
+    "AnnotationCategory",
+    "AnnotationContext",
+    "AnnotationData",
+    "AnnotationEventType",
+    "AnnotationNodeStatus",
     "BoxAnnotation",
     "BoxDetection",
     "Category",
@@ -47,6 +62,7 @@ __all__ = [
     "ClassificationAnnotation",
     "ClassificationDetection",
     "Context",
+    "Coordinate",
     "Detections",
     "DetectorStatus",
     "ImageMetadata",
@@ -63,9 +79,11 @@ __all__ = [
     "SegmentationDetection",
     "Shape",
     "SocketResponse",
+    "ToolOutput",
     "TrainerState",
     "TrainingDetails",
     "TrainingOut",
     "TrainingStatus",
+    "UserInput",
     "VersionMode",
 ]

@@ -17,7 +17,7 @@ from loop_shared.node_errors import ErrorDetail, error_responses
 
 from ..annotator_hub import AnnotatorHub, AnnotatorTimeout, BadInput, NoAnnotatorError
 from ..schemas import AnnotatorAck, AnnotatorList
-from ..user_input import UserInput
+from ..user_input import PageInput
 
 router = APIRouter(tags=["annotator (stub only)"])
 REST_FRONTEND = "rest"  # the frontend_id of inputs sent without one: their history is shared
@@ -32,7 +32,7 @@ def _hub(request: Request) -> AnnotatorHub:
     **error_responses(404, 422, 503),
     502: {"model": ErrorDetail, "description": "The annotator answered something that is not an acknowledgement"},
     504: {"model": ErrorDetail, "description": "The annotator did not answer in time"}})
-async def user_input(org: str, project: str, body: UserInput, request: Request) -> Any:
+async def user_input(org: str, project: str, body: PageInput, request: Request) -> Any:
     """Forward one mouse or key event (a UserInput) to a connected annotation node of the project; its
     acknowledgement as it came (`success`, `error_msg`, `payload`: the SVG). 503 when none is connected."""
     hub = _hub(request)
