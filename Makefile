@@ -52,7 +52,7 @@ demo-model: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy shared/loop_shared testkit/loop_testkit stub_loop/stub_loop detector/loop_detector trainer/loop_trainer \
-		reference_trainer/loop_reference_trainer converter/loop_converter
+		reference_trainer/loop_reference_trainer converter/loop_converter annotator/loop_annotator
 
 run: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH bash scripts/run_local.sh
@@ -102,7 +102,7 @@ e2e-gpu: image-gpu
 
 up: images
 	$(COMPOSE) up -d
-	@echo "pages: stub Loop http://localhost:8000  detector :8004  trainer :8005  converter :8006  (make down to stop)"
+	@echo "pages: stub Loop http://localhost:8000  detector :8004  trainer :8005  converter :8006  annotator :8007  (make down to stop)"
 
 down:
 	$(COMPOSE) down

@@ -22,5 +22,7 @@ class PageInput(UserInput):
     annotation node keeps one history per id); the stub fills in the caller's Socket.IO session when it is missing."""
 
     # optional here only: what reaches a node always has one, so the shared model keeps it required
-    frontend_id: StrictStr | None = Field(None, description="The annotating session; default: the caller's.")
+    # optional only here, before the stub fills it in: what reaches a node always has one (the shared model's rule)
+    frontend_id: StrictStr | None = Field(  # type: ignore[assignment]
+        None, description="The annotating session; default: the caller's.")
     data: PageAnnotationData
