@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings
 
+from loop_annotator.settings import AnnotatorSettings
 from loop_converter.settings import ConverterSettings
 from loop_detector.settings import DetectorSettings
 from loop_shared.cli import markdown_table
@@ -19,7 +20,7 @@ from stub_loop.settings import StubSettings
 
 SERVICES: list[tuple[str, type[BaseSettings]]] = [
     ("All nodes (shared)", NodeSettings), ("Detector", DetectorSettings), ("Trainer", TrainerSettings),
-    ("Converter", ConverterSettings), ("Stub Loop", StubSettings)]
+    ("Converter", ConverterSettings), ("Annotator", AnnotatorSettings), ("Stub Loop", StubSettings)]
 
 
 def tables() -> str:
