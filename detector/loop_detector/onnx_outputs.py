@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter
 
 from loop_shared.classification import CLASSIFICATION, probabilities, top_classes
 from loop_shared.imaging import Letterbox
@@ -23,10 +25,12 @@ from loop_shared.schemas import (
     ImageMetadata,
     PointDetection,
     SegmentationDetection,
-    Shape,
 )
 from loop_shared.yolo import decode, select, to_image_boxes
 from loop_shared.yolo_segment import ULTRALYTICS_SEGMENT, coefficients, instance_polygon
+
+# an image's polygons are validated in one call: a model per outline (or per vertex) cost as much as the contours
+_SEGMENTATIONS = TypeAdapter(list[SegmentationDetection])
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class OutputReader:
         coefs = coefficients(output, len(self.categories), keep) if masks else None
         protos = outputs[self.layout.protos][0].astype(np.float32, copy=False) \
             if masks and self.layout.protos is not None else None
+        segmentations: list[dict[str, Any]] = []
         for i, ((x1, y1, x2, y2), score, cls) in enumerate(zip(xyxy.tolist(), scores[keep].tolist(),
                                                                class_ids[keep].tolist(), strict=True)):
             category = self.categories[cls]
@@ -87,13 +92,13 @@ class OutputReader:
             if category.type == CategoryType.SEGMENTATION and coefs is not None and protos is not None:
                 polygon = instance_polygon(coefs[i], protos, model_xyxy[i], self.input_size, lb, (x, y, w, h))
                 if polygon is not None:
-                    # one validation of the whole outline: a Point per vertex cost as much as finding the contour
-                    shape = Shape.model_validate({"points": [{"x": px, "y": py} for px, py in polygon]})
-                    result.segmentation_detections.append(SegmentationDetection(
-                        category_name=category.name, category_id=category.id, model_name=self.version,
-                        confidence=confidence, shape=shape))
+                    segmentations.append({
+                        "category_name": category.name, "category_id": category.id, "model_name": self.version,
+                        "confidence": confidence, "shape": {"points": [{"x": px, "y": py} for px, py in polygon]}})
                 continue
             result.box_detections.append(BoxDetection(
                 category_name=category.name, category_id=category.id, x=x, y=y, width=w, height=h,
                 model_name=self.version, confidence=confidence))
+        if segmentations:
+            result.segmentation_detections = _SEGMENTATIONS.validate_python(segmentations)
         return result

@@ -54,7 +54,8 @@ def _logits(coefficient: np.ndarray, protos: np.ndarray, box: np.ndarray, input_
     x0, x1 = _window(box[0] * per_x, box[2] * per_x, proto_w)
     y0, y1 = _window(box[1] * per_y, box[3] * per_y, proto_h)
     window = protos[:, y0:y1, x0:x1]
-    logits = (coefficient @ window.reshape(planes, -1)).reshape(y1 - y0, x1 - x0).astype(np.float32)
+    # the product is float32 already unless both inputs are float16: copied only then
+    logits = (coefficient @ window.reshape(planes, -1)).reshape(y1 - y0, x1 - x0).astype(np.float32, copy=False)
     # image pixel (u, v) of the region has its centre at region + u + 0.5 in image coordinates; letterboxed,
     # scaled to the prototypes and relative to the window's first pixel centre, that is a * u + b
     rx, ry, width, height = region
@@ -102,7 +103,8 @@ def mask_polygon(mask: np.ndarray, origin: tuple[int, int],
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return None
-    largest = max(contours, key=lambda c: (cv2.contourArea(c), len(c)))
+    # mostly one part: no areas to compare then (each OpenCV call also hands the GIL over and back)
+    largest = contours[0] if len(contours) == 1 else max(contours, key=lambda c: (cv2.contourArea(c), len(c)))
     simplified = cv2.approxPolyDP(largest, tolerance, True).reshape(-1, 2)
     if len(simplified) < 3:
         return None
