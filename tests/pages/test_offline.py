@@ -16,7 +16,7 @@ from tests.pages.conftest import console_errors, requested_urls, screenshot, wai
 
 METHODS = {"get", "put", "post", "delete", "patch"}
 PAGE_READY = {"stub": "#project-table tbody tr", "detector": "#model dl", "trainer": "#totals .figure",
-              "converter": "#conversion-table tbody tr"}
+              "converter": "#conversion-table tbody tr", "annotator": "#bounds .figure"}
 
 
 def operations(service: Service) -> int:
@@ -30,6 +30,7 @@ def test_docs_and_pages_of_every_node_need_nothing_but_the_node(
     trainer = start_node("loop-trainer", node_env(demo_stub, tmp_path / "trainer", "demo"))
     converter = start_node("loop-converter", node_env(demo_stub, tmp_path / "converter", "demo",
                                                       LOOP_POLL_INTERVAL="0.5"))
+    annotator = start_node("loop-annotator", node_env(demo_stub, tmp_path / "annotator", "demo"))
     # the network block holds: the CDN FastAPI's default /docs would use cannot be reached from this browser
     browser.get(f"{demo_stub.url}/docs")
     error = browser.execute_async_script(
@@ -37,7 +38,8 @@ def test_docs_and_pages_of_every_node_need_nothing_but_the_node(
         ".then(() => done('reached'), (e) => done(String(e)));")
     assert error != "reached" and "Failed to fetch" in error
     assert "ERR_PROXY_CONNECTION_FAILED" in " ".join(console_errors(browser))  # (and the console log is empty again)
-    nodes = {"stub": demo_stub, "detector": demo_detector, "trainer": trainer, "converter": converter}
+    nodes = {"stub": demo_stub, "detector": demo_detector, "trainer": trainer, "converter": converter,
+             "annotator": annotator}
     for name, service in nodes.items():
         requested_urls(browser)
         browser.get(f"{service.url}/docs")
