@@ -17,22 +17,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
-from PIL import Image, ImageDraw
 
 from loop_shared.detection_metrics import average_precision, greedy_match
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)  # exactly COCOeval's iouThrs
 MAX_DETECTIONS = 100                          # COCOeval's largest maxDets, per image and class
+SUBPIXEL_BITS = 8
+SUBPIXEL = 1 << SUBPIXEL_BITS
 
 
 def polygon_mask(points: Sequence[tuple[float, float]], height: int, width: int) -> np.ndarray:
     """The pixels inside a polygon (x, y in pixels), as bool [height, width]; fewer than 3 points: empty."""
     if len(points) < 3:
         return np.zeros((height, width), bool)
-    image = Image.new("1", (width, height), 0)
-    ImageDraw.Draw(image).polygon([(float(x), float(y)) for x, y in points], fill=1, outline=1)
-    return np.asarray(image, dtype=bool)
+    mask = np.zeros((height, width), np.uint8)
+    # fixed point with 8 fractional bits: sub-pixel vertices, boundary pixels included (as the outline is)
+    vertices = np.round(np.asarray(points, np.float64) * SUBPIXEL).astype(np.int32)
+    cv2.fillPoly(mask, [vertices], 1, lineType=cv2.LINE_8, shift=SUBPIXEL_BITS)
+    return mask.astype(bool)
 
 
 @dataclass
