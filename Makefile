@@ -12,7 +12,7 @@ PYPROJECTS := $(addsuffix /pyproject.toml,$(SERVICES))
 
 help:
 	@echo "make install   create .venv with every service, the stub Loop and the dev tools"
-	@echo "make run       stub Loop (seeded demo) + detector + trainer + converter as local processes"
+	@echo "make run       stub Loop (seeded demo) and the four nodes as local processes"
 	@echo "make test      the hermetic test suite (no Docker, no network)"
 	@echo "make lint      ruff and mypy"
 	@echo "make bench     benchmarks; figures printed and written to bench/results/"

@@ -8,7 +8,8 @@ reqs=$($PY - <<'PYEOF'
 import sys
 sys.path.insert(0, "docker")
 from install_deps import dependencies
-print("\n".join(dependencies(["shared", "testkit", "stub_loop", "detector", "trainer", "reference_trainer", "converter"])))
+print("\n".join(dependencies(["shared", "testkit", "stub_loop", "detector", "trainer", "reference_trainer", "converter",
+                                 "annotator"])))
 PYEOF
 )
 rm -f docker/wheels/*.whl  # exactly the pinned set, nothing stale

@@ -17,12 +17,12 @@ trap stop INT TERM EXIT
 LOOP_DATA_DIR=$ROOT/stub LOOP_NODE_PORT=$STUB_PORT LOOP_STUB_DEMO=true loop-stub & pids+=($!)
 for _ in $(seq 100); do curl -sf "localhost:$STUB_PORT/api/status" >/dev/null && break; sleep 0.2; done
 export LOOP_HOST=${LOOP_HOST:-localhost:$STUB_PORT}
-for node in ${NODES:-detector:8004 trainer:8005 converter:8006}; do
+for node in ${NODES:-detector:8004 trainer:8005 converter:8006 annotator:8007}; do
   name=${node%%:*}; port=${node##*:}
   if command -v "loop-$name" >/dev/null; then
     LOOP_DATA_DIR=$ROOT/$name LOOP_NODE_PORT=$port "loop-$name" & pids+=($!)
   fi
 done
 echo "stub Loop on http://localhost:$STUB_PORT (demo project $LOOP_ORGANIZATION/$LOOP_PROJECT); Ctrl-C stops everything"
-echo "pages: http://localhost:$STUB_PORT (stub Loop), :8004 (detector), :8005 (trainer), :8006 (converter); API docs at /docs"
+echo "pages: http://localhost:$STUB_PORT (stub Loop), :8004 (detector), :8005 (trainer), :8006 (converter), :8007 (annotator); API docs at /docs"
 wait -n "${pids[@]}"
