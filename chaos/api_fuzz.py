@@ -111,6 +111,8 @@ def run(budget: Budget, work: Path, seed: int = 1) -> tuple[str, list[Outcome]]:
                     "detector": started.start("loop-detector", node_env(stub, work / "detector", PROJECT), "/ready"),
                     "trainer": started.start("loop-trainer", node_env(stub, work / "trainer", PROJECT), "/ready"),
                     "converter": started.start("loop-converter", node_env(stub, work / "converter", PROJECT),
+                                               "/ready"),
+                    "annotator": started.start("loop-annotator", node_env(stub, work / "annotator", PROJECT),
                                                "/ready")}
         for name, service in services.items():
             headers = login_cookie(service.url) if name == "stub Loop" else None

@@ -12,7 +12,7 @@ from chaos.api_fuzz import Budget, run
 
 def test_schemathesis_finds_nothing_in_the_stub_loop_or_any_node(tmp_path: Path) -> None:
     report, outcomes = run(Budget(examples=8), tmp_path, seed=28)
-    assert [o.service for o in outcomes] == ["stub Loop", "detector", "trainer", "converter"]
+    assert [o.service for o in outcomes] == ["stub Loop", "detector", "trainer", "converter", "annotator"]
     for outcome in outcomes:
         assert outcome.operations > 0 and outcome.test_cases > 0, f"{outcome.service} was not fuzzed:\n{report}"
     failed = [o for o in outcomes if o.findings]
