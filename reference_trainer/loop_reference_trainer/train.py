@@ -21,7 +21,7 @@ import time
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -51,6 +51,7 @@ from .masks import MASK_EVAL_CONF, MASK_WEIGHT, MAX_MASK_DETECTIONS, mask_figure
 from .network import PROTOS, Detector, cell_centres, decode, distances
 
 log = logging.getLogger("reference.train")
+Network = TypeVar("Network", bound=nnx.Module)
 
 VALIDATION_FRACTION = 0.15
 EVAL_BATCH = 16
@@ -172,10 +173,10 @@ def restore(state: Any, arrays: dict[str, np.ndarray], strict: bool) -> tuple[An
     return jax.tree_util.tree_unflatten(treedef, leaves), replaced
 
 
-def averaged_model(model: Detector, average: Any) -> Detector:
-    """A copy of `model` with the averaged weights, in inference mode."""
+def averaged_model(model: Network, average: Any) -> Network:
+    """A copy of `model` (the detector or the classifier) with the averaged weights, in inference mode."""
     graphdef, _ = nnx.split(model)
-    copy: Detector = nnx.merge(graphdef, average)
+    copy: Network = nnx.merge(graphdef, average)
     copy.eval()  # type: ignore[no-untyped-call]
     return copy
 
@@ -222,29 +223,31 @@ def detect_masks(model: Detector, split: Split, height: int, width: int, paralle
     return predictions, masks
 
 
-def save_checkpoint(path: Path, model: Detector, optimizer: nnx.Optimizer[Detector], average: Any,
-                    best: dict[str, np.ndarray] | None, figures: tuple[int, float, float, int]) -> None:
-    """Everything a killed training needs to continue (atomically replaced); figures: epochs done, best
-    validation fitness, its threshold and its epoch."""
+DETECTOR_FIGURES: dict[str, type] = {"epoch": int, "best_fitness": float, "threshold": float, "best_epoch": int}
+
+
+def write_checkpoint(path: Path, model: nnx.Module, optimizer: nnx.Optimizer[Any], average: Any,
+                     best: dict[str, np.ndarray] | None, figures: dict[str, float]) -> None:
+    """Everything a killed training needs to continue, atomically replaced: weights, optimizer, weight average,
+    best weights and the named figures (the detector's and the classifier's)."""
     arrays = {f"model:{k}": v for k, v in flat(nnx.state(model)).items()}
     arrays.update({f"opt:{k}": v for k, v in flat(nnx.state(optimizer)).items()})
     arrays.update({f"avg:{k}": v for k, v in flat(average).items()})
     arrays.update({f"best:{k}": v for k, v in (best or {}).items()})
-    arrays.update({name: np.array(value) for name, value in
-                   zip(("epoch", "best_fitness", "threshold", "best_epoch"), figures, strict=True)})
+    arrays.update({name: np.array(value) for name, value in figures.items()})
     _save_arrays(path, arrays)
 
 
-def resume(checkpoint: Path, model: Detector, optimizer: nnx.Optimizer[Detector], average: Any
-            ) -> tuple[Any, int, float, float, int, dict[str, np.ndarray] | None] | None:
-    """Load the checkpoint into `model` and `optimizer`; returns (average, epoch, best fitness, threshold, best
-    epoch, best weights), or None without a checkpoint or with one that does not fit this network (written by
+def read_checkpoint(path: Path, model: nnx.Module, optimizer: nnx.Optimizer[Any], average: Any,
+                    figures: dict[str, type]) -> tuple[Any, tuple[Any, ...], dict[str, np.ndarray] | None] | None:
+    """Load the checkpoint into `model` and `optimizer`; returns (average, the named figures converted by their
+    types, best weights), or None without a checkpoint or with one that does not fit this network (written by
     another version of the trainer or with another `width`: the training starts over, it does not crash)."""
-    remove_partial_writes(checkpoint.parent, checkpoint.name)  # saves a kill interrupted
-    if not checkpoint.exists():
+    remove_partial_writes(path.parent, path.name)  # saves a kill interrupted
+    if not path.exists():
         return None
     try:
-        saved = dict(np.load(checkpoint))
+        saved = dict(np.load(path))
 
         def part(prefix: str) -> dict[str, np.ndarray]:
             return {k[len(prefix):]: v for k, v in saved.items() if k.startswith(prefix)}
@@ -252,17 +255,33 @@ def resume(checkpoint: Path, model: Detector, optimizer: nnx.Optimizer[Detector]
         model_state = restore(nnx.state(model), part("model:"), strict=True)[0]
         optimizer_state = restore(nnx.state(optimizer), part("opt:"), strict=True)[0]
         average = restore(average, part("avg:"), strict=True)[0]
-        figures = (int(saved["epoch"]), float(saved["best_fitness"]), float(saved["threshold"]),
-                   int(saved["best_epoch"]))
+        values = tuple(kind(saved[name]) for name, kind in figures.items())
     except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
         log.warning("the checkpoint does not fit this network (%s); the training starts over", error)
         return None
     nnx.update(model, model_state)
     nnx.update(optimizer, optimizer_state)
-    return (average, *figures, part("best:") or None)
+    return average, values, part("best:") or None
 
 
-def take_base(model: Detector, weights: Path) -> tuple[int, int]:
+def save_checkpoint(path: Path, model: Detector, optimizer: nnx.Optimizer[Detector], average: Any,
+                    best: dict[str, np.ndarray] | None, figures: tuple[int, float, float, int]) -> None:
+    """The detector's checkpoint; figures: epochs done, best validation fitness, its threshold and its epoch."""
+    write_checkpoint(path, model, optimizer, average, best, dict(zip(DETECTOR_FIGURES, figures, strict=True)))
+
+
+def resume(checkpoint: Path, model: Detector, optimizer: nnx.Optimizer[Detector], average: Any
+           ) -> tuple[Any, int, float, float, int, dict[str, np.ndarray] | None] | None:
+    """The detector's checkpoint (read_checkpoint); returns (average, epoch, best fitness, threshold, best epoch,
+    best weights), or None."""
+    resumed = read_checkpoint(checkpoint, model, optimizer, average, DETECTOR_FIGURES)
+    if resumed is None:
+        return None
+    average, figures, best = resumed
+    return (average, *figures, best)
+
+
+def take_base(model: nnx.Module, weights: Path) -> tuple[int, int]:
     """Load the weights of a base model that fit `model` (same name and shape); returns (weight arrays taken,
     weight arrays of the network)."""
     state, replaced = restore(nnx.state(model), dict(np.load(weights)), strict=False)

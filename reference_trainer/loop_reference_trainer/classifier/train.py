@@ -27,7 +27,7 @@ from loop_trainer.logic import Reporter, TrainingError, TrainingJob
 
 from ..devices import Parallel, parallel_for
 from ..hyper import Hyper
-from ..train import _save_arrays, flat, restore, split_items
+from ..train import _save_arrays, averaged_model, flat, restore, split_items, take_base
 from . import checkpoint
 from .data import Images, batch, input_size, load_images, model_input
 from .hyper import ClassifierHyper
@@ -62,14 +62,6 @@ def train_step(model: Classifier, optimizer: nnx.Optimizer[Classifier], average:
 @nnx.jit
 def predict(model: Classifier, images: jax.Array) -> jax.Array:
     return jax.nn.softmax(model(images), axis=-1)
-
-
-def averaged(model: Classifier, average: Any) -> Classifier:
-    """A copy of `model` with the averaged weights, in inference mode."""
-    graphdef, _ = nnx.split(model)
-    copy: Classifier = nnx.merge(graphdef, average)
-    copy.eval()  # type: ignore[no-untyped-call]
-    return copy
 
 
 def classify(model: Classifier, split: Images, height: int, width: int,
@@ -134,7 +126,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
         average, start_epoch, best_fitness, best_epoch, best = resumed
         log.info("resuming at epoch %d (best validation fitness so far %.3f)", start_epoch, best_fitness)
     elif job.base_model_dir is not None and (job.base_model_dir / "weights.npz").exists():
-        taken, arrays = checkpoint.take_base(model, job.base_model_dir / "weights.npz")
+        taken, arrays = take_base(model, job.base_model_dir / "weights.npz")
         average = jax.tree.map(jnp.copy, nnx.state(model))
         log.info("continuing from the base model: %d of %d weight arrays taken", taken, arrays)
 
@@ -176,7 +168,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
                 raise RuntimeError(f"the loss became {mean_loss} in epoch {epoch + 1}")
             report: dict[str, float | int] = {"epoch": epoch + 1, "loss": round(mean_loss, 4)}
             if (epoch + 1) % hyper.eval_every == 0 or epoch + 1 == hyper.epochs or reporter.stop_requested:
-                probs = classify(averaged(model, average), validation, height, width, parallel)
+                probs = classify(averaged_model(model, average), validation, height, width, parallel)
                 result = figures(validation.labels, probs.argmax(axis=1), len(categories))
                 report.update(_figures("val", result))
                 log.info("epoch %d: loss %.3f, validation accuracy %.3f, macro-F1 %.3f (%.0f s)", epoch + 1,
@@ -197,7 +189,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
     if best is None:  # stopped before the first validation: the model as it is
         log.info("stopped before the first validation: exporting the current weights")
         best, best_epoch = flat(average), done
-    final = averaged(model, restore(average, best, strict=True)[0])
+    final = averaged_model(model, restore(average, best, strict=True)[0])
     summary = finish(job, reporter, final, categories, hyper, (height, width), (validation, separate), test,
                      best_epoch)
     summary.update({"epochs": done, "seconds": round(time.monotonic() - started, 1)})
