@@ -178,10 +178,15 @@ class Outbox:
                 await wait_event(self._wakeup, 5.0, self.clock)
                 continue
             self._idle.clear()
+            answered = False
             try:
                 delay = await self._deliver(batch)
-            finally:
-                await asyncio.to_thread(self.store.done_sending)
+                answered = True
+            finally:  # cut off (a shutdown past the grace, a crash): the Loop may hold the batch, the journal stays
+                if answered:
+                    await asyncio.to_thread(self.store.done_sending)
+                else:
+                    self.store.done_sending(keep_journal=True)
                 self._idle.set()
             if delay is None:
                 self.backoff.reset()

@@ -190,10 +190,13 @@ class OutboxStore:
             write_json_atomic(self.journal, [i.id for i in batch])
         return batch
 
-    def done_sending(self) -> None:
+    def done_sending(self, keep_journal: bool = False) -> None:
+        """The batch in flight is answered (the journal goes), or cut off before its answer (`keep_journal`: the next
+        start counts its items as maybe received twice)."""
         with self._lock:
             self.in_flight = set()
-        self.journal.unlink(missing_ok=True)
+        if not keep_journal:
+            self.journal.unlink(missing_ok=True)
 
     def remove(self, items: list[Item], quarantine: bool = False) -> None:
         with self._lock:
