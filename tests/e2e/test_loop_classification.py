@@ -1,5 +1,6 @@
 """A classification project through the whole loop, with processes: the stub generates it, the trainer trains the
-reference classifier and uploads it (counted at the stub's receive counters), the detector deploys it and answers
+reference classifier and uploads it (counted at the stub's receive counters), the converter converts it to INT8
+(its accuracy gate compares top-1 classes and probabilities), the detector deploys the converted model and answers
 classification detections for new images, and draws them."""
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def test_a_trained_classifier_is_deployed_and_classifies_new_images(
         "project_name": PROJECT, "complete": 100, "inbox": 5, "box_categories": 0, "classification_categories": 3,
         "image_width": 256, "image_height": 192, "seed": 5}).json()
     start_node("loop-trainer", node_env(stub, tmp_path / "trainer", PROJECT, LOOP_STATUS_INTERVAL="0.5"))
-    detector = start_node("loop-detector", node_env(stub, tmp_path / "detector", PROJECT, LOOP_POLL_INTERVAL="0.5"))
+    detector = start_node("loop-detector", node_env(stub, tmp_path / "detector", PROJECT, LOOP_POLL_INTERVAL="0.5",
+                                                    LOOP_MODEL_FORMATS="onnx_int8,onnx"))
     wait_until(lambda: any((t["status"] or {}).get("state") == "idle"
                            for t in httpx.get(f"{stub.url}/api/trainers").json()["trainers"]), 30, "trainer")
     response = loop.post(f"/{ORG}/projects/{PROJECT}/trainings", json={"hyperparameters": FAST})
@@ -40,17 +42,25 @@ def test_a_trained_classifier_is_deployed_and_classifies_new_images(
     record = wait_until(finished, 300, "the training")
     assert record["state"] == "done", record
     # what the trainer sent: its model once, and the classifications of every image once each
-    assert model_format_arrivals(stub.url, ORG, PROJECT) == {(record["model_id"], "onnx"): 1}
+    model_id = record["model_id"]
+    assert model_format_arrivals(stub.url, ORG, PROJECT) == {(model_id, "onnx"): 1}
     images = loop.get(f"/{ORG}/projects/{PROJECT}/data").json()["image_ids"]
     assert len(images) == 105 and detection_arrivals(stub.url, ORG, PROJECT) == dict.fromkeys(images, 1)
     names = {c["name"] for c in summary["categories"]}
     confusion = record["metrics"]["confusion_matrix"]
     assert set(confusion) == {c["id"] for c in summary["categories"]}
 
+    start_node("loop-converter", node_env(stub, tmp_path / "converter", PROJECT, LOOP_POLL_INTERVAL="0.5"))
+    wait_until(lambda: (model_id, "onnx_int8") in model_format_arrivals(stub.url, ORG, PROJECT), 300,
+               "the converted classifier")
+    # the converter sent the INT8 package once, and the trainer's package was not sent again
+    assert model_format_arrivals(stub.url, ORG, PROJECT) == {(model_id, "onnx"): 1, (model_id, "onnx_int8"): 1}
+
     version = loop.get(f"/{ORG}/projects/{PROJECT}/models").json()["models"][0]["version"]
     loop.put(f"/{ORG}/projects/{PROJECT}/deployment/target", json={"version": version})
-    wait_until(lambda: httpx.get(f"{detector.url}/ready").json().get("model_version") == version, 60,
-               "the detector serving the trained classifier")
+    wait_until(lambda: httpx.get(f"{detector.url}/ready").json().get("model_version") == version
+               and httpx.get(f"{detector.url}/about").json()["model_format"] == "onnx_int8", 120,
+               "the detector serving the converted classifier")
 
     rng = np.random.default_rng(777)  # scenes the trainer never saw
     right, answers = 0, []
