@@ -29,7 +29,7 @@ def create_app(settings: StubSettings) -> Any:
     counts = ReceivedCounts(settings.data_dir)
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[], max_http_buffer_size=64 * 2**20)
     hub = TrainerHub(store, sio)
-    annotators = AnnotatorHub(hub, store, counts, sio)
+    annotators = AnnotatorHub(hub, store, counts, sio, timeout=settings.stub_annotator_timeout)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

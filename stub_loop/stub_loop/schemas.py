@@ -157,6 +157,16 @@ class AnnotatorAck(BaseModel):
     payload: Any = Field(None, description="The SVG to draw over the image (`\"\"` after Escape); None on failure.")
 
 
+class LogoutRequest(BaseModel):
+    """`POST .../annotator/logout`: which frontend logs out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    frontend_id: str | None = Field(None, min_length=1, max_length=200, description=(
+        "The frontend whose history the node forgets; default the one that REST inputs without a frontend_id "
+        "share."))
+
+
 class SeenDetector(DetectorStatus):
     """A detector's last status report and when it came."""
 

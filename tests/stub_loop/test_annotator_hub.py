@@ -309,3 +309,27 @@ async def test_the_frontends_remembered_are_bounded(live_stub: Stub, http: httpx
                                  json={**user_input(project), "frontend_id": person})
         assert answer.json() == NODE_ACK
     assert list(live_stub.hub.routes) == ["p2", "p3"]  # the oldest forgotten
+
+
+async def test_a_rest_logout_reaches_the_node_that_served_the_frontend(
+        http: httpx.AsyncClient, node: Node, project: Project) -> None:
+    logout = f"/{ORG}/projects/{PROJECT}/annotator/logout"
+    unknown = await http.post(logout, json={"frontend_id": "person-1"})  # no input yet: no node serves it
+    assert unknown.status_code == 200 and unknown.json()["success"] is False and node.logouts == []
+    assert (await http.post(f"/{ORG}/projects/{PROJECT}/annotator/input", json=user_input(project))).json() == NODE_ACK
+    answer = await http.post(logout, json={"frontend_id": "person-1"})
+    assert answer.json() == {"success": True, "error_msg": None, "payload": None}
+    assert node.logouts == ["person-1"]
+    rest = {k: v for k, v in user_input(project).items() if k != "frontend_id"}
+    assert (await http.post(f"/{ORG}/projects/{PROJECT}/annotator/input", json=rest)).json() == NODE_ACK
+    assert (await http.post(logout, json={})).json()["success"] is True  # the frontend REST inputs share
+    assert node.logouts == ["person-1", "rest"]
+    assert (await http.post(logout, json={"frontend_id": ""})).status_code == 422
+    assert (await http.post(logout, json={"frontend_id": "x", "more": 1})).status_code == 422
+    assert (await http.post(f"/{ORG}/projects/nothing/annotator/logout", json={})).status_code == 404
+
+
+def test_the_forward_timeout_is_a_setting(tmp_path: Path) -> None:
+    settings = load_settings(StubSettings, data_dir=tmp_path, stub_annotator_timeout=2.5)
+    assert stub_fastapi(create_app(settings)).state.annotators.timeout == 2.5
+    assert load_settings(StubSettings, data_dir=tmp_path).stub_annotator_timeout == 30.0
