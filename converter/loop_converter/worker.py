@@ -21,6 +21,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from loop_shared.clock import SYSTEM_CLOCK, Clock
 from loop_shared.errors import LoopError
 from loop_shared.loop_api import LoopApi, LoopModel
 from loop_shared.loop_client import LoopClient
@@ -50,8 +51,8 @@ class ConversionError(Exception):
 
 class Worker:
     def __init__(self, settings: ConverterSettings, client: LoopClient, logic: ConverterLogic,
-                 health: TaskHealth, metrics: ConverterMetrics | None = None) -> None:
-        self.settings, self.client, self.logic, self.health = settings, client, logic, health
+                 health: TaskHealth, metrics: ConverterMetrics | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.settings, self.client, self.logic, self.health, self.clock = settings, client, logic, health, clock
         self.api = LoopApi(client)
         self.partition = Partition(replica_number(settings.replica_index), settings.replicas,
                                    settings.takeover_after)
@@ -71,7 +72,7 @@ class Worker:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = spawn("conversion", self._run, self.health)
+        self._task = spawn("conversion", self._run, self.health, clock=self.clock)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -91,7 +92,7 @@ class Worker:
             except BaseException as e:
                 self.last_error = one_line(e)  # shown by /status; the supervisor logs, counts and restarts
                 raise
-            await asyncio.sleep(self.settings.poll_interval)
+            await self.clock.sleep(self.settings.poll_interval)
 
     async def projects(self) -> list[tuple[str, str]]:
         if self.settings.organization and self.settings.project:

@@ -19,6 +19,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from .backoff import Backoff
+from .clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("loop.tasks")
 CRASH, ERROR = "crash", "error"
@@ -82,8 +83,8 @@ def one_line(error: BaseException) -> str:
 
 
 async def supervise(name: str, body: Callable[[], Awaitable[None]], health: TaskHealth,
-                    backoff: Backoff | None = None) -> None:
-    """Run `body()` until it returns; after any exception log it, count it, back off and run it again.
+                    backoff: Backoff | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+    """Run `body()` until it returns; after any exception log it, count it, back off (on `clock`) and run it again.
 
     Cancellation (node shutdown) ends the task as usual. The first crash of a streak is logged with its
     traceback, the ones after it on one line, so a task that keeps crashing does not flood the log.
@@ -100,9 +101,9 @@ async def supervise(name: str, body: Callable[[], Awaitable[None]], health: Task
             health.failed(name, e, CRASH)
             log.error("task %s crashed (%s); restarting it in %.1f s", name, one_line(e), delay,
                       exc_info=e if streak == 0 else None)
-            await asyncio.sleep(delay)
+            await clock.sleep(delay)
 
 
 def spawn(name: str, body: Callable[[], Awaitable[None]], health: TaskHealth,
-          backoff: Backoff | None = None) -> asyncio.Task[None]:
-    return asyncio.create_task(supervise(name, body, health, backoff), name=name)
+          backoff: Backoff | None = None, clock: Clock = SYSTEM_CLOCK) -> asyncio.Task[None]:
+    return asyncio.create_task(supervise(name, body, health, backoff, clock), name=name)
