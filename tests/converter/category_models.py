@@ -3,12 +3,18 @@ tests (unit and process level)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+import onnx
+from onnx import numpy_helper
 
+from loop_converter.logic import ConverterLogic
+from loop_converter.onnx_converters import OnnxFp16Converter, OnnxInt8Converter
+from loop_shared.model_package import read_model_json
 from loop_testkit.onnx_classifier import build_classifier_onnx
 from loop_testkit.onnx_segmenter import GREEN, RED, build_segmenter_onnx, candidate, write_package
 
@@ -76,3 +82,26 @@ def on_disk(images: list[np.ndarray], directory: Path, prefix: str = "image") ->
         cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         paths.append(path)
     return paths
+
+
+def conversions(source: Path, calibration: list[Path], root: Path) -> dict[str, Path]:
+    """The source package and its INT8 (calibrated on `calibration`) and FP16 conversions, by format."""
+    result = {"source": source}
+    converter: ConverterLogic
+    for converter in (OnnxInt8Converter(), OnnxFp16Converter()):
+        target = root / converter.target_format
+        target.mkdir()
+        converter.convert(source, read_model_json(source), target, calibration)
+        result[converter.target_format] = target
+    return result
+
+
+def perturbed(model: Path, initializer: str, change: Callable[[np.ndarray], np.ndarray]) -> Path:
+    """A copy of `model` with one weight tensor changed (kept in its own type)."""
+    proto = onnx.load(str(model))
+    [tensor] = [t for t in proto.graph.initializer if t.name == initializer]
+    original = numpy_helper.to_array(tensor)
+    tensor.CopyFrom(numpy_helper.from_array(change(original.copy()).astype(original.dtype), initializer))
+    path = model.with_name("perturbed.onnx")
+    onnx.save(proto, str(path))
+    return path

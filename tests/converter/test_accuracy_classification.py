@@ -12,26 +12,21 @@ import pytest
 
 from loop_converter.accuracy import measure
 from loop_converter.gate import Limits, refusal
-from loop_converter.logic import ConverterLogic
-from loop_converter.onnx_converters import OnnxFp16Converter, OnnxInt8Converter
 from loop_shared.model_package import read_model_json
-from tests.converter.category_models import classification_package, classification_scenes, on_disk
-from tests.converter.test_accuracy_segmentation import perturbed
+from tests.converter.category_models import (
+    classification_package,
+    classification_scenes,
+    conversions,
+    on_disk,
+    perturbed,
+)
 
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("classification")
-    source = classification_package(root / "source")
     calibration = on_disk(classification_scenes(12, seed=1), root / "calibration")
-    result = {"source": source}
-    converter: ConverterLogic
-    for converter in (OnnxInt8Converter(), OnnxFp16Converter()):
-        target = root / converter.target_format
-        target.mkdir()
-        converter.convert(source, read_model_json(source), target, calibration)
-        result[converter.target_format] = target
-    return result
+    return conversions(classification_package(root / "source"), calibration, root)
 
 
 def images(tmp_path: Path) -> list[Path]:

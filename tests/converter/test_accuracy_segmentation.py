@@ -3,54 +3,33 @@ colour segmenter pass it; a converted model whose prototype weights were perturb
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
-from onnx import numpy_helper
 
 from loop_converter.accuracy import measure
 from loop_converter.gate import Limits, refusal
-from loop_converter.logic import ConverterLogic
-from loop_converter.onnx_converters import OnnxFp16Converter, OnnxInt8Converter
 from loop_shared.model_package import read_model_json
 from loop_testkit.onnx_segmenter import RED, build_segmenter_onnx, candidate, write_package
 from tests.converter.category_models import (
     SEGMENTATION_CATEGORIES,
     SIZE,
+    conversions,
     on_disk,
+    perturbed,
     segmentation_package,
     segmentation_scenes,
 )
-
-
-def perturbed(model: Path, initializer: str, change: Callable[[np.ndarray], np.ndarray]) -> Path:
-    """A copy of `model` with one weight tensor changed (kept in its own type)."""
-    proto = onnx.load(str(model))
-    [tensor] = [t for t in proto.graph.initializer if t.name == initializer]
-    original = numpy_helper.to_array(tensor)
-    tensor.CopyFrom(numpy_helper.from_array(change(original.copy()).astype(original.dtype), initializer))
-    path = model.with_name("perturbed.onnx")
-    onnx.save(proto, str(path))
-    return path
 
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The source package and its INT8 (calibrated) and FP16 conversions, and the images to compare on."""
     root = tmp_path_factory.mktemp("segmentation")
-    source = segmentation_package(root / "source")
     calibration = on_disk(segmentation_scenes(12, seed=1), root / "calibration")
-    result = {"source": source}
-    converter: ConverterLogic
-    for converter in (OnnxInt8Converter(), OnnxFp16Converter()):
-        target = root / converter.target_format
-        target.mkdir()
-        converter.convert(source, read_model_json(source), target, calibration)
-        result[converter.target_format] = target
-    return result
+    return conversions(segmentation_package(root / "source"), calibration, root)
 
 
 def images(tmp_path: Path) -> list[Path]:
