@@ -1,21 +1,24 @@
 """Training data of the reference classifier: each image and the class of its classification annotation, augmented
 samples, and the letterboxed inputs the detector also feeds the model.
 
-A sample is the whole image, placed by one affine warp (scale 0.85 to 1.15, a shift that keeps most of it in
-view, a horizontal flip and, as `turned` asks, quarter turns), then jittered in colour, blur and noise as the
-detector's samples are (..data).
+A sample is a CROP x CROP window of the image at the model input's scale (times 0.8 to 1.2), flipped half of the
+time and, as `turned` asks, turned by quarter turns, then jittered in colour, blur and noise as the detector's
+samples are (..data). The window is centred on a salient point: one drawn with a probability that grows with the
+square of the local contrast (the colour difference of a small and a large Gaussian blur), so most windows show an
+object and the image's class, not an empty stretch of background. The model is fully convolutional: it is
+trained on windows and validated and exported on the whole letterboxed image.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from ..data import _colour, _placement, letterbox, read_rgb
+from ..data import _colour, letterbox, read_rgb
 
 
 def label_of(item: dict[str, Any], class_of: dict[str, int]) -> int | None:
@@ -29,11 +32,17 @@ def label_of(item: dict[str, Any], class_of: dict[str, int]) -> int | None:
     return class_of.get(by_name) if isinstance(by_name, str) else None
 
 
+CROP = 80              # side of a training window in model-input pixels (at most the input's shorter side)
+SALIENCY_STEP = 4      # the saliency map's cell, in model-input pixels
+CENTRE_JITTER = 4.0    # standard deviation of the window centre around the drawn point, model-input pixels
+
+
 @dataclass
 class Images:
     ids: list[str]
     images: list[np.ndarray]   # original RGB uint8
     labels: np.ndarray         # class per image
+    saliency: dict[int, np.ndarray] = field(default_factory=dict)  # per image, computed when first sampled
 
     def __len__(self) -> int:
         return len(self.images)
@@ -63,20 +72,71 @@ def input_size(images: list[np.ndarray], resolution: int) -> tuple[int, int]:
     return resolution, max(32, round(resolution / ratio / 32) * 32)
 
 
-def sample(image: np.ndarray, height: int, width: int, rng: np.random.Generator, turned: float) -> np.ndarray:
-    """One augmented training sample, uint8 H x W x 3."""
+def crop_size(height: int, width: int) -> int:
+    """The side of the training windows for a model input of height x width (a multiple of 16)."""
+    return max(16, min(CROP, height, width) // 16 * 16)
+
+
+def saliency(image: np.ndarray, scale: float) -> np.ndarray:
+    """The probability of each SALIENCY_STEP cell (of the image at `scale`) to centre a window, flattened row-major;
+    the map's shape is (ceil(h * scale / STEP), ceil(w * scale / STEP))."""
+    cell = SALIENCY_STEP / scale
+    f = image.astype(np.float32)
+    contrast = cv2.GaussianBlur(f, (0, 0), 3 * cell / SALIENCY_STEP) - cv2.GaussianBlur(f, (0, 0),
+                                                                                       12 * cell / SALIENCY_STEP)
+    strength = np.sqrt((contrast * contrast).sum(axis=-1))
+    rows, cols = saliency_shape(image.shape, scale)
+    small = cv2.resize(strength, (cols, rows), interpolation=cv2.INTER_AREA).astype(np.float64) ** 2
+    total = small.sum()
+    flat: np.ndarray = (small / total).ravel() if total > 0 else np.full(small.size, 1 / small.size)
+    return flat
+
+
+def saliency_shape(shape: tuple[int, ...], scale: float) -> tuple[int, int]:
+    cell = SALIENCY_STEP / scale
+    return max(1, int(np.ceil(shape[0] / cell))), max(1, int(np.ceil(shape[1] / cell)))
+
+
+def sample(image: np.ndarray, height: int, width: int, rng: np.random.Generator, turned: float,
+           salient: np.ndarray | None = None) -> np.ndarray:
+    """One augmented training window (uint8 crop x crop x 3, crop = crop_size(height, width)) of an image whose
+    model input is height x width; `salient` is its saliency (else the window's centre is uniform)."""
+    h, w = image.shape[:2]
+    crop = crop_size(height, width)
+    fit = min(width / w, height / h)
+    scale = fit * rng.uniform(0.8, 1.2)
+    if salient is not None:
+        cols = saliency_shape(image.shape, fit)[1]
+        k = int(rng.choice(len(salient), p=salient))
+        cell = SALIENCY_STEP / fit
+        cy = (k // cols + 0.5) * cell + rng.normal(0, CENTRE_JITTER / fit)
+        cx = (k % cols + 0.5) * cell + rng.normal(0, CENTRE_JITTER / fit)
+    else:
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+    half = crop / 2 / scale  # keep the window inside the image where the image is larger than it
+    cx = float(np.clip(cx, half, w - half)) if w > 2 * half else w / 2
+    cy = float(np.clip(cy, half, h - half)) if h > 2 * half else h / 2
     turns = int(rng.integers(1, 4)) if turned and rng.random() < turned else 0
-    matrix = _placement(image.shape, height, width, rng.uniform(0.85, 1.15), rng, rng.random() < 0.5, turns)
+    c, s = [(1, 0), (0, 1), (-1, 0), (0, -1)][turns]
+    linear = scale * np.array([[c, -s], [s, c]], np.float64)
+    if rng.random() < 0.5:
+        linear[:, 0] *= -1
+    matrix = np.concatenate([linear, (np.array([crop / 2, crop / 2]) - linear @ (cx, cy))[:, None]], axis=1)
     matrix[:, 2] += matrix[:, :2] @ (0.5, 0.5) - 0.5  # continuous coordinates → OpenCV's pixel centres
-    warped = cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=(114, 114, 114))
+    warped = cv2.warpAffine(image, matrix, (crop, crop), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     return _colour(warped, rng)
 
 
 def batch(split: Images, indices: np.ndarray, height: int, width: int, rng: np.random.Generator,
           turned: float) -> tuple[np.ndarray, np.ndarray]:
-    """Samples (N x H x W x 3 uint8) and their classes for `indices`."""
-    images = np.stack([sample(split.images[int(k)], height, width, rng, turned) for k in indices])
+    """Training windows (N x crop x crop x 3 uint8) and their classes for `indices`."""
+    fit = {int(k): min(width / split.images[int(k)].shape[1], height / split.images[int(k)].shape[0])
+           for k in indices}
+    for k in fit:
+        if k not in split.saliency:
+            split.saliency[k] = saliency(split.images[k], fit[k])
+    images = np.stack([sample(split.images[int(k)], height, width, rng, turned, split.saliency[int(k)])
+                       for k in indices])
     return images, split.labels[indices]
 
 
