@@ -24,8 +24,9 @@ from .network import PROTO_STRIDE, STRIDE
 POINT_BOX = 16.0      # points are learned as small boxes around them; the detector reports their centres
 CENTRE_RADIUS = 2.5   # cells within this many cells of an object's centre (and inside it) learn that object
 MIN_VISIBLE = 0.4     # an object cut by the sample's border keeps its label when this share of it is left
-MASK_CELLS = 64       # cells per sample whose mask coefficients are trained in one step (a segmentation model)
-CELLS_PER_MASK = 3    # ... at most this many of each object's cells, drawn at random each step
+MASK_CELLS = 16       # cells per sample whose mask coefficients are trained in one step (a segmentation model;
+# each is a whole mask at the prototypes' resolution: 64 made the mask loss a third of a step's time)
+CELLS_PER_MASK = 2    # ... at most this many of each object's cells, drawn at random each step
 
 
 def validation_share(image_id: str) -> float:

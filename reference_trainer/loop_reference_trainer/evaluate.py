@@ -64,7 +64,8 @@ def similarity(a: np.ndarray, b: np.ndarray, point: bool) -> np.ndarray:
         distance = np.hypot(*(ca[:, None, :] - cb[None, :, :]).transpose(2, 0, 1))
         result: np.ndarray = np.maximum(0.0, 1.0 - distance / (2 * POINT_DISTANCE))
         return result
-    return pairwise_iou(a, b)
+    iou: np.ndarray = pairwise_iou(a, b)
+    return iou
 
 
 def _matches(preds: list[Prediction], truths: list[Box], point: bool) -> np.ndarray:

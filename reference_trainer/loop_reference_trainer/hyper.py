@@ -88,3 +88,16 @@ class Hyper:
                         hyper.epochs, warmup)
             hyper = replace(hyper, warmup_epochs=warmup)
         return hyper
+
+
+@dataclass(frozen=True)
+class SegmentationHyper(Hyper):
+    """The defaults of a project with segmentation categories: the mask head makes a step about 1.2 times as long
+    as a box model's on 2 cores, so 48 epochs take the time of a box model's 56."""
+
+    epochs: int = 48
+
+
+def job_hyper(given: dict[str, Any], segmentation: bool) -> Hyper:
+    """The detector's hyperparameters of a job: a project with segmentation categories has its own defaults."""
+    return (SegmentationHyper if segmentation else Hyper).from_job(given)

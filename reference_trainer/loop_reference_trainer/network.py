@@ -14,7 +14,9 @@ prototype branch makes PROTOS prototype planes at stride 4, and a third branch o
 mask coefficients; an instance's mask logits are its coefficients times the prototypes. The prototypes' convolutions
 run on the stride-8 pyramid level, whose result is brought to stride 4 by bilinear interpolation and joined by a
 1x1 projection of the stride-4 features (for the edges): 3x3 convolutions at stride 4 with few channels more
-than doubled the time of a training step on a CPU. Exported, that is the `ultralytics_segment` layout:
+than doubled the time of a training step on a CPU. In training the mask head learns on the shared features without
+changing them (`segment(..., detach=True)`): the mask loss's gradient in the backbone slowed the boxes' and
+classes' learning. Exported, that is the `ultralytics_segment` layout:
 `[1, 4 + classes + PROTOS, cells]` and the prototypes `[1, PROTOS, H/4, W/4]`.
 """
 
@@ -131,21 +133,24 @@ class Detector(nnx.Module):
         p8 = self.smooth8(self.lateral8(c8) + upsample(p16))
         return c4, p8
 
-    def _head(self, p8: jax.Array) -> jax.Array:
+    def _head(self, p8: jax.Array, detach: bool = False) -> jax.Array:
         parts = [self.box_out(self.box_branch(p8)), self.cls_out(self.cls_branch(p8))]
         if self.masks:  # a branch of their own: sharing the box branch, the mask loss swamped the boxes' gradients
-            parts.append(self.coef_out(self.coef_branch(p8)))
+            parts.append(self.coef_out(self.coef_branch(jax.lax.stop_gradient(p8) if detach else p8)))
         return jnp.concatenate(parts, axis=-1)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         """x: NHWC floats in 0..1 → raw head output N x H/8 x W/8 x (4 + classes [+ masks coefficients])."""
         return self._head(self._features(x)[1])
 
-    def segment(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """x: NHWC floats in 0..1 → (raw head output as `__call__`, prototypes N x H/4 x W/4 x masks)."""
+    def segment(self, x: jax.Array, detach: bool = False) -> tuple[jax.Array, jax.Array]:
+        """x: NHWC floats in 0..1 → (raw head output as `__call__`, prototypes N x H/4 x W/4 x masks). `detach`
+        (training) keeps the mask loss's gradient out of the shared features: the mask head learns on the
+        features the boxes and classes learn, and does not slow their learning."""
         c4, p8 = self._features(x)
-        protos = upsample_bilinear(self.proto_out(self.proto_a(p8))) + self.detail4(c4)
-        return self._head(p8), protos
+        f4, f8 = (jax.lax.stop_gradient(c4), jax.lax.stop_gradient(p8)) if detach else (c4, p8)
+        protos = upsample_bilinear(self.proto_out(self.proto_a(f8))) + self.detail4(f4)
+        return self._head(p8, detach), protos
 
 
 def _double(x: jax.Array, axis: int) -> jax.Array:

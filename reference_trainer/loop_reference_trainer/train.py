@@ -46,7 +46,7 @@ from .evaluate import (
     select_cells,
     to_original,
 )
-from .hyper import Hyper
+from .hyper import Hyper, job_hyper
 from .masks import MASK_EVAL_CONF, MASK_WEIGHT, MAX_MASK_DETECTIONS, mask_figures, mask_loss, predicted_mask, true_masks
 from .network import PROTOS, Detector, cell_centres, decode, distances
 
@@ -83,7 +83,7 @@ def loss_fn(model: Detector, images: jax.Array, true_box: jax.Array, true_cls: j
     (a quarter of the bytes to move); `share` is each cell's share of its object (data.targets). A segmentation
     model adds the mask loss (masks.mask_loss) of the mask targets `masks` (data.mask_targets)."""
     x = images.astype(jnp.float32) * (1 / 255)
-    raw, protos = model.segment(x) if masks is not None else (model(x), None)
+    raw, protos = model.segment(x, detach=True) if masks is not None else (model(x), None)
     n, h, w, _ = raw.shape
     c = 4 + model.classes
     raw = raw.reshape(n, h * w, -1)
@@ -314,7 +314,6 @@ def _figures(prefix: str, e: Evaluation, masks: tuple[float, float] | None = Non
 def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
     """Train (or continue); returns the summary written to the output dir, or None after a shutdown request."""
     started = time.monotonic()
-    hyper = Hyper.from_job(job.hyperparameters)
     categories = [c for c in job.categories if c.type in (None, "box", "point", "segmentation")]
     if not categories:
         raise TrainingError("the project has no box, point or segmentation categories; the reference detector "
@@ -323,6 +322,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
     points = frozenset(k for k, c in enumerate(categories) if c.type == "point")
     segmentation = frozenset(k for k, c in enumerate(categories) if c.type == "segmentation")
     seg = bool(segmentation)
+    hyper = job_hyper(job.hyperparameters, seg)
     train_items, val_items, test_items, separate = split_items(job.image_data())
     if not train_items:
         raise TrainingError("the project has no training images (every annotated image is in the test set)")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict, replace
 
 import pytest
 
-from loop_reference_trainer.hyper import Hyper
+from loop_reference_trainer.hyper import Hyper, job_hyper
 
 
 def test_defaults_and_valid_values_pass_unchanged(caplog: pytest.LogCaptureFixture) -> None:
@@ -57,3 +58,11 @@ def test_fitted_to_a_tiny_project(caplog: pytest.LogCaptureFixture) -> None:
     assert "larger than the 1 training images" in caplog.text and "no epoch after the warm-up" in caplog.text
     # a project as large as the batch keeps it
     assert Hyper.from_job({"batch_size": 8}).fitted(train_images=8).batch_size == 8
+
+
+def test_a_segmentation_project_has_its_own_default_epochs() -> None:
+    assert job_hyper({}, segmentation=False) == Hyper()
+    seg = job_hyper({}, segmentation=True)
+    assert seg.epochs == 48 and seg.epochs < Hyper().epochs
+    assert job_hyper({"epochs": 70}, segmentation=True).epochs == 70  # what the user sets wins
+    assert asdict(replace(seg, epochs=Hyper().epochs)) == asdict(Hyper())  # nothing else differs

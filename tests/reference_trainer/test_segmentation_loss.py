@@ -75,3 +75,22 @@ def test_box_objects_add_no_mask_loss_to_a_segmentation_model() -> None:
     assert float(with_masks) == pytest.approx(float(plain), rel=1e-5)
     for leaf in jax.tree.leaves(grads["proto_out"]) + jax.tree.leaves(grads["coef_out"]):
         assert not np.asarray(leaf).any()
+
+
+def test_the_mask_loss_trains_the_mask_head_only() -> None:
+    """With polygon objects, the mask loss moves the prototypes and coefficients but leaves every weight the boxes
+    and classes use exactly where the box and class losses alone move it (its gradient slowed their learning)."""
+    images = [np.random.default_rng(k).integers(0, 255, (HEIGHT, WIDTH, 3), np.uint8) for k in range(2)]
+    boxes = [np.array([[50, 20, 80, 50, 0], [8, 8, 40, 40, 1]], np.float32)] * 2
+    split = Split(["a", "b"], images, boxes, [[None, SQUARE], [None, SQUARE]])
+    arrays = batch(split, np.arange(2), HEIGHT, WIDTH, np.random.default_rng(0), 0.0, 0.0, masks=True)
+    assert (arrays[4] >= 0).any()
+    model = Detector(2, seed=0, width=8, masks=4)
+    tensors = [jnp.asarray(a) for a in arrays]
+    plain = nnx.jit(nnx.grad(loss_fn))(model, *tensors[:4])
+    with_masks = nnx.jit(nnx.grad(loss_fn))(model, *tensors[:4], tuple(tensors[4:]))
+    for name in ("stem", "down4", "block8", "block32", "smooth8", "box_branch", "cls_branch", "cls_out"):
+        for a, b in zip(jax.tree.leaves(plain[name]), jax.tree.leaves(with_masks[name]), strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
+    for name in ("proto_a", "proto_out", "detail4", "coef_out"):
+        assert any(np.asarray(leaf).any() for leaf in jax.tree.leaves(with_masks[name]))
