@@ -15,10 +15,10 @@ from ..hyper import Hyper
 @dataclass(frozen=True)
 class ClassifierHyper(Hyper):
     resolution: int = 320       # longer side of the model input; the shorter follows the images' aspect ratio
-    epochs: int = 60
-    batch_size: int = 32
+    epochs: int = 65
+    batch_size: int = 16
     learning_rate: float = 4e-3
-    eval_every: int = 5         # validation every this many epochs (and after the last)
+    eval_every: int = 10        # validation every this many epochs (and after the last)
     warmup_epochs: int = 2
     mosaic: float = 0.0         # not used by the classifier
     turned: float = 0.0
