@@ -19,7 +19,7 @@ from ..annotator_hub import AnnotatorHub, AnnotatorTimeout, BadInput, NoAnnotato
 from ..schemas import AnnotatorAck, AnnotatorList, LogoutRequest
 from ..user_input import PageInput
 
-router = APIRouter(tags=["annotator (stub only)"])
+router = APIRouter(tags=["annotator (stub only)"], responses=error_responses(400))  # 400: a body that is not JSON
 REST_FRONTEND = "rest"  # the frontend_id of inputs sent without one: their history is shared
 
 
