@@ -48,22 +48,21 @@ def imported_modules(source: str) -> set[str]:
 def installed_with(requirements: list[str]) -> set[str]:
     """The distributions `requirements` install: themselves and, recursively, what each of them requires (a
     requirement behind an extra only where that extra was asked for; environment markers as on this machine)."""
-    found: set[str] = set()
+    names: set[str] = set()
+    seen: set[tuple[str, frozenset[str]]] = set()
     todo = [Requirement(r) for r in requirements]
     while todo:
         requirement = todo.pop()
-        name = normalised(requirement.name)
-        key = name + "[" + ",".join(sorted(requirement.extras)) + "]"
-        if key in found:
+        name, extras = normalised(requirement.name), frozenset(requirement.extras)
+        if (name, extras) in seen:
             continue
-        found.add(key)
-        found.add(name)
+        seen.add((name, extras))
+        names.add(name)
         for line in _requirements_of(name):
             child = Requirement(line)
-            if child.marker is None or any(child.marker.evaluate({"extra": extra})
-                                            for extra in (requirement.extras or {""})):
+            if child.marker is None or any(child.marker.evaluate({"extra": extra}) for extra in (extras or {""})):
                 todo.append(child)
-    return {name for name in found if "[" not in name}
+    return names
 
 
 @cache
@@ -80,11 +79,12 @@ def undeclared_imports(project: Path, root: Path = ROOT) -> dict[str, list[str]]
     allowed = installed_with([meta["name"], *meta.get("dependencies", [])])
     owners = packages_distributions()
     packages = [p for p in project.iterdir() if (p / "__init__.py").exists()]
+    own = {p.name for p in packages}
     missing: dict[str, list[str]] = {}
     for package in packages:
         for path in sorted(package.rglob("*.py")):
             for module in imported_modules(path.read_text()):
-                if module in sys.stdlib_module_names or module in {p.name for p in packages}:
+                if module in sys.stdlib_module_names or module in own:
                     continue
                 if not {normalised(d) for d in owners.get(module, [module])} & allowed:
                     missing.setdefault(module, []).append(str(path.relative_to(root)))
