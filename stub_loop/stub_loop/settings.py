@@ -16,8 +16,8 @@ class StubSettings(NodeSettings):
     stub_demo_images: int = Field(60, ge=0, description="Annotated images in the seeded demo project.")
     stub_max_upload_mb: int = Field(512, gt=0, description="Largest model upload the stub Loop accepts (MiB).")
     stub_annotator_timeout: float = Field(30.0, gt=0, le=600, description=(
-        "Seconds an annotation node has to acknowledge a forwarded input or logout before the stub answers 504 "
-        "(REST) or success false (Socket.IO)."))
+        "Seconds an annotation node has to acknowledge a forwarded input or logout; then a REST input gets 504, "
+        "anything else success false."))
 
     @property
     def open_login(self) -> bool:
