@@ -4,9 +4,9 @@ after a crash the supervisor's backoff, both counted in seconds of a virtual clo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
+import pytest
 from prometheus_client import CollectorRegistry
 
 from loop_converter.onnx_converters import OnnxInt8Converter
@@ -55,7 +55,8 @@ async def test_the_loop_is_scanned_once_per_poll_interval_of_the_clock(tmp_path:
     await converter.stop()
 
 
-async def test_a_crashed_scan_restarts_after_the_backoff_of_the_clock(tmp_path: Path, monkeypatch: Any) -> None:
+async def test_a_crashed_scan_restarts_after_the_backoff_of_the_clock(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     clock = VirtualClock()
     loop = ModelsLoop(clock)
     monkeypatch.setattr(Backoff, "next_delay", lambda self: 7.0)
