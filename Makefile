@@ -81,9 +81,10 @@ base-image:
 wheels: $(STAMP)
 	bash docker/download_wheels.sh
 
-# the trainer base first: the reference trainer's image (compose's trainer) and the example trainer build FROM it
+# the trainer base (the example trainer builds FROM it); compose builds the reference trainer from the same file
 images: base-image wheels
-	docker build -q -t loop-nodes/trainer:latest --build-arg BASE_IMAGE=$(BASE_IMAGE) -f Dockerfiles/trainer.Dockerfile .
+	docker build -q -t loop-nodes/trainer:latest --target trainer --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	  -f Dockerfiles/trainer.Dockerfile .
 	BASE_IMAGE=$(BASE_IMAGE) $(COMPOSE) build
 	for example in $(EXAMPLES); do \
 	  docker build -q -t loop-nodes/example-$$example examples/$$example || exit 1; done
