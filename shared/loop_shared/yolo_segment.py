@@ -89,7 +89,10 @@ def _aligned_resize(logits: np.ndarray, ax: float, bx: float, ay: float, by: flo
     rows, cols = logits.shape
     if ox is None or oy is None or ox < 0 or oy < 0 or ox + width > cols * kx or oy + height > rows * ky:
         return None
-    resized = cv2.resize(logits, (cols * kx, rows * ky), interpolation=cv2.INTER_LINEAR)
+    # into an array numpy allocated: one allocated by OpenCV takes the GIL back inside the call, a hand-over that
+    # costs a context switch when other inference threads wait for the GIL
+    resized = cv2.resize(logits, (cols * kx, rows * ky), dst=np.empty((rows * ky, cols * kx), np.float32),
+                         interpolation=cv2.INTER_LINEAR)
     return resized[oy:oy + height, ox:ox + width]
 
 
