@@ -19,7 +19,7 @@ from typing import Any
 from .common import ORG, stub_loop, table
 from .trainer_bench import _download, _train
 
-SEED = 21  # the reported project; the defaults were tuned on other seeds (100, 101)
+SEED = 21  # the reported project; the defaults were tuned on other seeds (100, 101, 102)
 HARD_CLASSIFICATION = {"complete": 500, "test_fraction": 0.2, "box_categories": 0, "classification_categories": 4,
                        "image_width": 320, "image_height": 240, "difficulty": "hard"}
 RESULTS = Path(__file__).resolve().parent / "results"
