@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Self
 
 log = logging.getLogger("reference.hyper")
 
@@ -16,7 +16,7 @@ log = logging.getLogger("reference.hyper")
 LIMITS: dict[str, tuple[float, float]] = {
     "resolution": (64, 1280), "epochs": (1, 1000), "batch_size": (1, 256), "learning_rate": (1e-6, 1.0),
     "eval_every": (1, 1000), "warmup_epochs": (0, 100), "mosaic": (0.0, 1.0), "turned": (0.0, 1.0),
-    "seed": (0, 2**31 - 1), "width": (8, 128)}
+    "seed": (0, 2**31 - 1), "width": (8, 128), "colour": (-1.0, 1.0)}
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Hyper:
     width: int = 16             # channels of the first stages; the network is 4x as wide at its deepest
 
     @classmethod
-    def from_job(cls, given: dict[str, Any]) -> Hyper:
+    def from_job(cls, given: dict[str, Any]) -> Self:
         values: dict[str, Any] = {}
         known = {f.name: f for f in fields(cls)}
         for key, raw in given.items():
@@ -74,7 +74,7 @@ class Hyper:
             hyper = replace(hyper, width=rounded)
         return hyper
 
-    def fitted(self, train_images: int) -> Hyper:
+    def fitted(self, train_images: int) -> Self:
         """Adjusted to the size of the project: a batch no larger than the images, a warm-up shorter than the
         run (optax's schedules need at least one step after the warm-up)."""
         hyper = self

@@ -7,7 +7,8 @@ import cv2
 import jax.numpy as jnp
 import numpy as np
 
-from loop_reference_trainer.classifier.data import Images, batch, crop_size, saliency, sample
+from loop_reference_trainer.classifier.data import Images, batch, colour_tells_apart, crop_size, saliency, sample
+from loop_reference_trainer.classifier.hyper import ClassifierHyper
 from loop_reference_trainer.classifier.network import DIRECTIONS, edges
 
 
@@ -53,3 +54,41 @@ def test_a_batch_of_windows_keeps_the_classes_and_caches_the_saliency() -> None:
     assert windows.shape == (3, 64, 64, 3) and windows.dtype == np.uint8
     assert labels.tolist() == [0, 1, 0]
     assert sorted(split.saliency) == [0, 1] and all(abs(s.sum() - 1) < 1e-9 for s in split.saliency.values())
+
+
+def scenes(rng: np.random.Generator, per_class: int, class_colours: list[tuple[int, int, int]] | None) -> Images:
+    """Four classes by shape (circle, square, triangle, cross), objects on mottled random backgrounds; each class in
+    its own colour, or (`class_colours` None) every object and background in random colours."""
+    images, labels = [], []
+    for label in range(4):
+        for _ in range(per_class):
+            image = np.repeat(np.repeat(rng.integers(0, 256, (6, 8, 3)), 16, axis=0), 16, axis=1).astype(np.uint8)
+            colour = class_colours[label] if class_colours else tuple(int(v) for v in rng.integers(0, 256, 3))
+            x, y = int(rng.integers(30, 98)), int(rng.integers(30, 66))
+            if label == 0:
+                cv2.circle(image, (x, y), 20, colour, -1)
+            elif label == 1:
+                cv2.rectangle(image, (x - 18, y - 18), (x + 18, y + 18), colour, -1)
+            elif label == 2:
+                cv2.fillPoly(image, [np.array([(x, y - 22), (x - 20, y + 16), (x + 20, y + 16)], np.int32)], colour)
+            else:
+                cv2.rectangle(image, (x - 20, y - 5), (x + 20, y + 5), colour, -1)
+                cv2.rectangle(image, (x - 5, y - 20), (x + 5, y + 20), colour, -1)
+            images.append(image)
+            labels.append(label)
+    return Images([str(k) for k in range(len(images))], images, np.array(labels, np.int32))
+
+
+def test_colours_count_where_each_class_has_its_own_and_not_where_they_are_random() -> None:
+    rng = np.random.default_rng(3)
+    own = [(230, 30, 30), (30, 200, 40), (40, 60, 230), (240, 220, 20)]
+    tells, accuracy, majority = colour_tells_apart(scenes(rng, 12, own))
+    assert tells and accuracy >= 0.8 and majority == 0.25
+    tells, accuracy, majority = colour_tells_apart(scenes(rng, 12, None))
+    assert not tells and accuracy < 0.45 and majority == 0.25
+
+
+def test_the_colour_weight_is_decided_from_the_images_unless_the_project_sets_it() -> None:
+    assert ClassifierHyper().colour < 0
+    assert ClassifierHyper.from_job({"colour": 0}).colour == 0.0
+    assert ClassifierHyper.from_job({"colour": 7}).colour == 1.0  # clamped, with a logged reason

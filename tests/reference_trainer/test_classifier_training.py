@@ -68,6 +68,8 @@ def test_a_short_training_beats_chance_and_reports_the_contract_figures(tmp_path
     assert final["test_accuracy"] == round(np.trace(matrix) / 30, 4)
     assert set(final["confusion_matrix"]) == {c.id for c in job.categories}
     assert final["test_accuracy"] >= 0.6, final  # chance is 0.25
+    # an easy project's classes have colours of their own: the network was given them
+    assert json.loads((job.output_dir / "summary.json").read_text())["colour"] == 1.0
     assert all("val_accuracy" in r and "class_confusion" in r for r in best[:-1])
 
     files, metadata = model_files(job)

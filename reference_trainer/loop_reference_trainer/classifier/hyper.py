@@ -2,7 +2,9 @@
 
 `mosaic` is not used (a mosaic of four images has no one class); `turned` turns that share of the training windows
 by a quarter, half or three-quarter turn, as in the detector. `resolution` 320 keeps the detail of 320 x 240 images
-(the training windows are 80 px: .data.CROP).
+(the training windows are 80 px: .data.CROP). `colour` weighs the colour channels beside the edge maps (0 to 1); the
+default, any negative value, decides from the training images: 1 where their colours alone tell the classes apart
+(.data.colour_tells_apart), else 0, the edge maps only.
 """
 
 from __future__ import annotations
@@ -24,3 +26,4 @@ class ClassifierHyper(Hyper):
     turned: float = 0.0
     seed: int = 0
     width: int = 16             # channels of the first stage; 6x at the deepest
+    colour: float = -1.0        # weight of the colour channels, 0..1; negative: decided from the training images

@@ -7,10 +7,11 @@ Exported, it ends in a softmax: `[N, C]` probabilities.
 The front end adds, to the three colour channels, the strength of the edges in four directions (a derivative of a
 Gaussian, 5 x 5, per colour channel; the root of the sum of the squares over the channels). Those maps do not
 depend on which colour is darker or on what the colours are; without them the network did not learn shapes in
-random colours at all (docs/reference-classifier.md). `colour` weighs the colour channels beside them: 1 by
-default. At 0 the network is blind to colour and, on generated `hard` projects (random colours), left chance after
-about 10 epochs instead of 15 to 45 and reached 0.98 to 1.00 on every seed tried; but a short training on an
-`easy` project, whose classes also differ in colour, stayed at chance (docs/reference-classifier.md).
+random colours at all (docs/reference-classifier.md). `colour` weighs the colour channels beside them (1,
+COLOUR_GAIN, unless the trainer says otherwise: it decides per project from the training images, .hyper). At 0 the
+network is blind to colour and, on generated `hard` projects (random colours), left chance after about 10 epochs
+instead of 15 to 45; a short training on an `easy` project, whose classes also differ in colour, needs them
+(docs/reference-classifier.md).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from ..devices import Parallel, parallel_for
 from ..hyper import Hyper
 from ..train import _save_arrays, averaged_model, flat, restore, split_items, take_base
 from . import checkpoint
-from .data import Images, batch, input_size, load_images, model_input
+from .data import Images, batch, colour_tells_apart, input_size, load_images, model_input
 from .hyper import ClassifierHyper
 from .metrics import Figures, figures
 from .network import Classifier
@@ -92,6 +92,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
     """Train (or continue); returns the summary written to the output dir, or None after a shutdown request."""
     started = time.monotonic()
     hyper = ClassifierHyper.from_job(job.hyperparameters)
+    colour = hyper.colour  # negative: decided from the training images below
     categories = [c for c in job.categories if c.type == "classification"]
     if len(categories) < 2:
         raise TrainingError("a classification project needs at least 2 classification categories")
@@ -110,7 +111,12 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
              len(validation), "" if separate else " (the training images)", len(test), width, height, hyper,
              time.monotonic() - started)
 
-    model = Classifier(len(categories), hyper.seed, width=hyper.width)
+    if colour < 0:
+        tells, accuracy, majority = colour_tells_apart(train)
+        colour = 1.0 if tells else 0.0
+        log.info("colours alone classify %.2f of the training images (most common class: %.2f): the network %s",
+                 accuracy, majority, "sees the colours" if tells else "sees the edge maps only")
+    model = Classifier(len(categories), hyper.seed, width=hyper.width, colour=colour)
     steps_per_epoch = max(1, math.ceil(len(train) / hyper.batch_size))
     total = steps_per_epoch * hyper.epochs
     warmup = min(steps_per_epoch * hyper.warmup_epochs, total - 1)
@@ -192,7 +198,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
     final = averaged_model(model, restore(average, best, strict=True)[0])
     summary = finish(job, reporter, final, categories, hyper, (height, width), (validation, separate), test,
                      best_epoch)
-    summary.update({"epochs": done, "seconds": round(time.monotonic() - started, 1)})
+    summary.update({"epochs": done, "seconds": round(time.monotonic() - started, 1), "colour": colour})
     _save_arrays(job.output_dir / "weights.npz", best)
     (job.output_dir / "summary.json").write_text(json.dumps(summary))
     log.info("training done in %.0f s: %s", time.monotonic() - started, json.dumps(summary["figures"]))
