@@ -120,7 +120,7 @@ def deploy_and_start(name: str, package: Path, loop: httpx.Client, stub: Any, wo
 
 
 def run(work: Path, loop: httpx.Client, stub: Any, start_node: Callable[..., Service],
-        requests: int = 160) -> tuple[str, float]:
+        requests: int = 1200) -> tuple[str, float]:
     """The report section and the headline: REST requests/s with masks over box-only, at concurrency 4."""
     jpeg = scene_jpeg()
     built = models()
@@ -167,8 +167,11 @@ def run(work: Path, loop: httpx.Client, stub: Any, start_node: Callable[..., Ser
 
 
 def main() -> None:
-    argparse.ArgumentParser(prog="python -m bench.segmentation_serving_bench", description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    parser = argparse.ArgumentParser(prog="python -m bench.segmentation_serving_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=1200,
+                        help="requests per outputs and transport, over all rounds (default 1200)")
+    args = parser.parse_args()
     from .run import machine
 
     work = Path(tempfile.mkdtemp(prefix="loop-serve-bench-"))
@@ -181,13 +184,14 @@ def main() -> None:
 
     try:
         with stub_loop(work) as (stub, loop):
-            section, _ = run(work, loop, stub, start_node)
+            section, _ = run(work, loop, stub, start_node, args.requests)
     finally:
         for service in started:
             service.stop()
         shutil.rmtree(work, ignore_errors=True)
     report = "\n".join([f"# Segmentation serving bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "",
-                        f"- machine: {machine()}", "- command: `.venv/bin/python -m bench.segmentation_serving_bench`",
+                        f"- machine: {machine()}",
+                        f"- command: `.venv/bin/python -m bench.segmentation_serving_bench --requests {args.requests}`",
                         "", section])
     (ROOT / "bench" / "results" / "segmentation_serving.md").write_text(report)
     print(report, flush=True)
