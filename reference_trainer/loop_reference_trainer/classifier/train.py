@@ -92,7 +92,6 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
     """Train (or continue); returns the summary written to the output dir, or None after a shutdown request."""
     started = time.monotonic()
     hyper = ClassifierHyper.from_job(job.hyperparameters)
-    colour = hyper.colour  # negative: decided from the training images below
     categories = [c for c in job.categories if c.type == "classification"]
     if len(categories) < 2:
         raise TrainingError("a classification project needs at least 2 classification categories")
@@ -111,6 +110,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
              len(validation), "" if separate else " (the training images)", len(test), width, height, hyper,
              time.monotonic() - started)
 
+    colour = hyper.colour  # negative: decided from the training images
     if colour < 0:
         tells, accuracy, majority = colour_tells_apart(train)
         colour = 1.0 if tells else 0.0
