@@ -1,16 +1,19 @@
 """The detector's Socket.IO server at `/ws/socket.io`, with the reference detector's events and payloads.
 
 Images travel as `{"format": "raw" | "jpeg", "bytes": <binary>, "dtype": "uint8", "shape": [h, w, c]}`.
-Every handler answers with a dict; failures are `{"error": message}`, never an exception.
+Every handler answers with a dict; failures are `{"error": message}`, never an exception. Detections are answered
+as JSON encoded in the inference thread (see `Encoded`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
+from engineio import json as engineio_json
 from pydantic import ValidationError
 
 from loop_shared.errors import LoopError
@@ -33,7 +36,40 @@ from .routes.reload import reload_answer
 
 log = logging.getLogger("detector.sio")
 MAX_MESSAGE = 64 * 2**20
-Handler = Callable[..., Awaitable[dict[str, Any]]]
+
+
+class Encoded:
+    """An answer already encoded as JSON, in the inference thread by the answer's own pydantic serializer; the
+    acknowledgement carries the text as it is. Given dicts, python-socketio walks them twice in the event loop, in
+    Python, once looking for binary parts and once encoding them: 0.16 to 0.27 ms of the event loop's time (and
+    GIL) for a segmentation answer of 6 polygons (67 points), 0.07 ms for the same network's 6 boxes; 0.005 ms
+    now."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class _Json:
+    """The json module of this server's packets: `Encoded` answers are written as they are."""
+
+    loads = staticmethod(engineio_json.loads)
+
+    @staticmethod
+    def dumps(data: Any, **options: Any) -> str:
+        if isinstance(data, list) and any(isinstance(item, Encoded) for item in data):
+            return "[" + ",".join(item.text if isinstance(item, Encoded) else json.dumps(item, **options)
+                                  for item in data) + "]"
+        return json.dumps(data, **options)
+
+
+class _Packet(socketio.packet.Packet):  # type: ignore[misc]
+    json = _Json  # looking for binary parts, the packet sees an Encoded as a leaf: nothing to walk
+
+
+Answer = dict[str, Any] | Encoded
+Handler = Callable[..., Awaitable[Answer]]
 
 
 def _image(data: Any, max_pixels: int) -> ImageInput:
@@ -57,7 +93,7 @@ def _options(data: dict[str, Any]) -> DetectOptions:
 
 
 def _safe(handler: Handler) -> Handler:
-    async def run(*args: Any) -> dict[str, Any]:
+    async def run(*args: Any) -> Answer:
         try:
             return await handler(*args)
         except (DetectorError, VersionError, LoopError) as e:
@@ -69,25 +105,26 @@ def _safe(handler: Handler) -> Handler:
 
 
 def create_sio(engine: Engine, deployment: Deployment, outbox: Outbox) -> socketio.AsyncServer:
-    sio = socketio.AsyncServer(async_mode="asgi", max_http_buffer_size=MAX_MESSAGE, cors_allowed_origins="*")
+    sio = socketio.AsyncServer(async_mode="asgi", max_http_buffer_size=MAX_MESSAGE, cors_allowed_origins="*",
+                               serializer=_Packet)
     max_pixels = engine.settings.max_image_pixels
 
-    def detect_dicts(raw_images: list[Any], options: DetectOptions) -> list[dict[str, Any]]:
-        """In an inference thread: parse the images, detect, and turn the answers into plain dicts."""
+    def detect_json(raw_images: list[Any], options: DetectOptions) -> list[str]:
+        """In an inference thread: parse the images, detect, and encode the answers as JSON."""
         inputs = [_image(d, max_pixels) for d in raw_images]
-        return [m.model_dump(mode="json") for m in engine.detect_sync(inputs, options)]
+        return [m.model_dump_json() for m in engine.detect_sync(inputs, options)]
 
-    async def detect(sid: str, data: Any) -> dict[str, Any]:
+    async def detect(sid: str, data: Any) -> Encoded:
         if not isinstance(data, dict):
             raise InputError("could not parse image from data")
-        [result] = await engine.run(detect_dicts, [data.get("image")], _options(data))
-        return result
+        [result] = await engine.run(detect_json, [data.get("image")], _options(data))
+        return Encoded(result)
 
-    async def batch_detect(sid: str, data: Any) -> dict[str, Any]:
+    async def batch_detect(sid: str, data: Any) -> Encoded:
         raw = data.get("images") if isinstance(data, dict) else None
         if not isinstance(raw, list) or not raw:
             raise InputError("could not parse images from data")
-        return {"items": await engine.run(detect_dicts, raw, _options(data))}
+        return Encoded('{"items":[' + ",".join(await engine.run(detect_json, raw, _options(data))) + "]}")
 
     async def upload(sid: str, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
