@@ -25,7 +25,7 @@ from .trainer_bench import _download, _train
 
 SEGMENTATION = {"complete": 360, "test_fraction": 1 / 3, "box_categories": 2, "segmentation_categories": 1,
                 "image_width": 416, "image_height": 320, "difficulty": "hard"}
-SEED = 32  # the reported project; the defaults were tried out on seeds 33 and 34
+SEED = 32  # the reported project (and 35); the defaults were tried out on seeds 33, 34 and 36
 GOAL_MAP50, GOAL_SECONDS = 0.85, 300
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,8 +2,9 @@
 
 Training samples are drawn straight from the original images with one affine warp each (random scale, shift,
 horizontal flip and, if the `turned` hyperparameter asks for it, a quarter, half or three-quarter turn), half of
-them as mosaics of four images, then jittered in colour, blur and noise. Evaluation images are letterboxed exactly
-as the detector does.
+them as mosaics of four images; in a project with segmentation categories, objects with an outline from other
+images are pasted into half of them (copy_paste.py); then they are jittered in colour, blur and noise. Evaluation
+images are letterboxed exactly as the detector does.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from loop_shared.imaging import letterbox as shared_letterbox
 
+from .copy_paste import paste, sources
 from .network import PROTO_STRIDE, STRIDE
 
 POINT_BOX = 16.0      # points are learned as small boxes around them; the detector reports their centres
@@ -237,9 +239,12 @@ def sample(split: Split, index: int, height: int, width: int, rng: np.random.Gen
 
 
 def sample_outlines(split: Split, index: int, height: int, width: int, rng: np.random.Generator,
-                    mosaic: bool, turned: float = 0.0) -> tuple[np.ndarray, np.ndarray, list[Outline | None]]:
+                    mosaic: bool, turned: float = 0.0, copy_paste: float = 0.0,
+                    pool: list[tuple[int, int]] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, list[Outline | None]]:
     """As `sample`, and per box the outline of its object in the sample (None for boxes and points, and for every
-    object of a split without outlines)."""
+    object of a split without outlines). With `pool` (copy_paste.sources of `split`, not empty), `copy_paste` is
+    the share of samples into which objects of the pool are pasted (copy_paste.paste)."""
     def none(k: int) -> list[np.ndarray | None]:
         return split.polygons[k] if split.polygons else [None] * len(split.boxes[k])
 
@@ -267,6 +272,8 @@ def sample_outlines(split: Split, index: int, height: int, width: int, rng: np.r
                             rng.random() < 0.5, turns())
         boxes, keep = _warp_kept(split.images[index], split.boxes[index], matrix, out, (0, 0, width, height))
         outlines = _moved(none(index), keep, matrix, (0, 0, width, height))
+    if pool and rng.random() < copy_paste:
+        boxes, outlines = paste(out, boxes, outlines, split, pool, rng)
     return _colour(out, rng), boxes, outlines
 
 
@@ -351,12 +358,16 @@ def mask_targets(outlines: list[Outline | None], boxes: np.ndarray, owner: np.nd
 
 
 def batch(split: Split, indices: np.ndarray, height: int, width: int, rng: np.random.Generator,
-          mosaic: float, turned: float = 0.0, masks: bool = False) -> tuple[np.ndarray, ...]:
+          mosaic: float, turned: float = 0.0, masks: bool = False, copy_paste: float = 0.0
+          ) -> tuple[np.ndarray, ...]:
     """Images (N x H x W x 3 uint8), box targets, class targets and cell shares for `indices`; with `masks`, also
-    the mask targets (cells, masks, boxes, weights: see `mask_targets`)."""
+    the mask targets (cells, masks, boxes, weights: see `mask_targets`), and `copy_paste` is the share of samples
+    into which objects with an outline are pasted (a split without outlines draws nothing for it)."""
     columns: list[list[np.ndarray]] = [[] for _ in range(8 if masks else 4)]
+    pool = sources(split) if masks and copy_paste > 0 else []
     for index in indices:
-        image, b, outlines = sample_outlines(split, int(index), height, width, rng, rng.random() < mosaic, turned)
+        image, b, outlines = sample_outlines(split, int(index), height, width, rng, rng.random() < mosaic, turned,
+                                             copy_paste, pool)
         t_box, t_cls, t_share, owner = assign(b, height, width)
         row = [image, t_box, t_cls, t_share]
         if masks:

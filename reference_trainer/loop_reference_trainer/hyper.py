@@ -16,7 +16,7 @@ log = logging.getLogger("reference.hyper")
 LIMITS: dict[str, tuple[float, float]] = {
     "resolution": (64, 1280), "epochs": (1, 1000), "batch_size": (1, 256), "learning_rate": (1e-6, 1.0),
     "eval_every": (1, 1000), "warmup_epochs": (0, 100), "mosaic": (0.0, 1.0), "turned": (0.0, 1.0),
-    "seed": (0, 2**31 - 1), "width": (8, 128), "colour": (-1.0, 1.0)}
+    "seed": (0, 2**31 - 1), "width": (8, 128), "colour": (-1.0, 1.0), "copy_paste": (0.0, 1.0)}
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class Hyper:
     mosaic: float = 0.5         # share of training samples that are mosaics of four images
     turned: float = 0.0         # share of images turned by a quarter, half or three-quarter turn in the samples
     # (for scenes without an up and a down, e.g. a camera looking at the ground; off by default: see README)
+    copy_paste: float = 0.5     # share of samples into which segmentation objects of other images are pasted
+    # (copy_paste.py; nothing in a project without segmentation categories)
     seed: int = 0
     width: int = 16             # channels of the first stages; the network is 4x as wide at its deepest
 

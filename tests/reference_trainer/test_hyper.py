@@ -34,6 +34,7 @@ def test_defaults_and_valid_values_pass_unchanged(caplog: pytest.LogCaptureFixtu
     ({"resolution": 10}, "resolution", 64, "outside"),
     ({"resolution": 99999}, "resolution", 1280, "outside"),
     ({"mosaic": 3}, "mosaic", 1.0, "outside"),
+    ({"copy_paste": -0.5}, "copy_paste", 0.0, "outside"),
     ({"width": 30}, "width", 32, "multiple of 8"),
 ])
 def test_bad_values_are_clamped_with_a_reason(given: dict, field: str, expected: float, reason: str,

@@ -94,3 +94,28 @@ def test_the_mask_loss_trains_the_mask_head_only() -> None:
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
     for name in ("proto_a", "proto_out", "detail4", "coef_out"):
         assert any(np.asarray(leaf).any() for leaf in jax.tree.leaves(with_masks[name]))
+
+
+def test_a_segmentation_model_weighs_its_class_loss_and_a_box_model_does_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loss is SEGMENTATION_CLASS_WEIGHT x class loss + 2 x box loss in a segmentation model, the class loss
+    weighing 1 in a box model whatever SEGMENTATION_CLASS_WEIGHT is (evaluated eagerly: a jitted loss would keep the
+    weight it was traced with)."""
+    from loop_reference_trainer import train
+
+    assert train.SEGMENTATION_CLASS_WEIGHT == 2.0
+    images = [np.random.default_rng(k).integers(0, 255, (HEIGHT, WIDTH, 3), np.uint8) for k in range(2)]
+    boxes = [np.array([[10, 10, 40, 40, 0], [50, 20, 80, 50, 1]], np.float32)] * 2
+    split = Split(["a", "b"], images, boxes, [[None, None], [None, None]])
+    arrays = [jnp.asarray(a) for a in batch(split, np.arange(2), HEIGHT, WIDTH, np.random.default_rng(0), 0.0,
+                                            0.0, masks=True)]
+
+    def loss(masks: int, weight: float) -> float:
+        monkeypatch.setattr(train, "SEGMENTATION_CLASS_WEIGHT", weight)
+        model = Detector(2, seed=0, width=8, masks=masks)
+        return float(loss_fn(model, *arrays[:4], tuple(arrays[4:]) if masks else None))
+
+    box_only, class_only = loss(4, 0.0), loss(4, 1.0) - loss(4, 0.0)   # 2 x box loss; the class loss
+    assert class_only > 0
+    assert loss(4, 2.0) == pytest.approx(box_only + 2 * class_only, rel=1e-5)
+    assert loss(0, 0.0) == pytest.approx(loss(0, 2.0), rel=1e-6)
