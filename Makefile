@@ -53,6 +53,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy shared/loop_shared testkit/loop_testkit stub_loop/stub_loop detector/loop_detector trainer/loop_trainer \
 		reference_trainer/loop_reference_trainer converter/loop_converter annotator/loop_annotator
+	$(BIN)/mypy bench chaos mutation scripts
 
 run: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH bash scripts/run_local.sh

@@ -45,7 +45,7 @@ def metadata(rng: random.Random, detections: int, scene: list[tuple[int, int, in
 
 
 def run(inference_ms: float | None = None, images: int = 5000) -> str:
-    rows = []
+    rows: list[list[str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(DetectorSettings, organization="o", project="p", data_dir=Path(tmp))
         scenes = {f"cam{k}": [(k % 4, 60 * i, 40 * k) for i in range(10)] for k in range(8)}

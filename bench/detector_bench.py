@@ -32,10 +32,10 @@ from .common import ORG, ms, node_env, percentiles, rss_mb, wait_for
 
 def scene_jpeg(width: int, height: int) -> bytes:
     image, _ = render_scene(np.random.default_rng(7), make_categories(2, 0, 0, 0), width, height, objects=3)
-    return encode_jpeg(image)
+    return bytes(encode_jpeg(image))
 
 
-def load(work: Callable[[], None], concurrency: int, count: int) -> tuple[list[float], float]:
+def load(work: Callable[[], object], concurrency: int, count: int) -> tuple[list[float], float]:
     """Run `work` `count` times from `concurrency` threads; per-call latencies and calls per second."""
     latencies: list[float] = []
     lock = threading.Lock()
@@ -120,6 +120,7 @@ def sio_caller(url: str, jpeg: bytes) -> Callable[[], Callable[[], None]]:
 
     def make() -> Callable[[], None]:
         ws = websocket.create_connection(address, timeout=60, enable_multithread=False)
+        assert ws.sock is not None
         ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if not str(ws.recv()).startswith("0"):
             raise RuntimeError("no Engine.IO handshake")
@@ -212,8 +213,9 @@ def bench_model(name: str, package: Path, jpeg: bytes, counts: tuple[int, int], 
     # every path in alternating rounds, so that the machine's noise (shared, 2 cores) falls on all of them alike:
     # the overhead (a difference of medians) and the throughput ratio compare figures taken over the same time
     rest, sio = per_thread(rest_caller(detector.url, jpeg)), per_thread(sio_caller(detector.url, jpeg))
-    paths = {("in-process", 1): in_process, ("REST", 1): rest, ("Socket.IO", 1): sio,
-             ("in-process", 2): in_process, ("in-process", 4): in_process, ("REST", 4): rest, ("Socket.IO", 4): sio}
+    paths: dict[tuple[str, int], Callable[[], object]] = {
+        ("in-process", 1): in_process, ("REST", 1): rest, ("Socket.IO", 1): sio, ("in-process", 2): in_process,
+        ("in-process", 4): in_process, ("REST", 4): rest, ("Socket.IO", 4): sio}
     latencies: dict[tuple[str, int], list[float]] = {key: [] for key in paths}
     seconds = dict.fromkeys(paths, 0.0)
     rounds = 6

@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,10 @@ def converted_package(source: Path, converter: Any, calibration: list[Path], wor
     return buffer.getvalue()
 
 
+def _serves(url: str, fmt: str) -> bool:
+    return bool(httpx.get(f"{url}/about").json()["model_format"] == fmt)
+
+
 def run(name: str, package: Path, jpeg: bytes, calibration: list[Path], loop: httpx.Client, stub: Any, work: Path,
         start_node: Callable[..., Any], count: int) -> str:
     project = "formats"
@@ -46,8 +51,7 @@ def run(name: str, package: Path, jpeg: bytes, calibration: list[Path], loop: ht
     for fmt in ("onnx", "onnx_int8", "onnx_fp16"):
         node = start_node("loop-detector", node_env(stub, work / f"formats-{fmt}", project, LOOP_MODEL_FORMATS=fmt,
                                                     LOOP_POLL_INTERVAL="0.5"))
-        wait_for(lambda node=node, fmt=fmt: httpx.get(f"{node.url}/about").json()["model_format"] == fmt, 120,
-                 f"a detector serving {fmt}")
+        wait_for(partial(_serves, node.url, fmt), 120, f"a detector serving {fmt}")
         detectors[fmt] = per_thread(rest_caller(node.url, jpeg))
     for call in detectors.values():
         load(call, 4, 8)

@@ -13,6 +13,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -67,6 +68,11 @@ def hostile_packages(good: bytes, work: Path) -> dict[str, bytes]:
                                                                 for i in range(9)) + b"]")})}
 
 
+def _answer_target(loop: HostileLoop, body: object) -> None:
+    """The hostile Loop answers the deployment target with `body`."""
+    loop.json(f"GET {API}/deployment/target", body)
+
+
 def detector_cases(work: Path, finding: Finding) -> None:
     good = grid_package(work / "good.zip", extra={"id": "m-1", "organization": ORG, "project": PROJECT,
                                                   "version": "1.0"}).read_bytes()
@@ -79,7 +85,7 @@ def detector_cases(work: Path, finding: Finding) -> None:
     for name, body in (("target is a list", [1, 2]), ("target is a string", "1.0"),
                        ("target fields are numbers", {"model_uuid": 5, "version": 2.0}),
                        ("target of 1 MB", {"model_uuid": "a" * 2**20, "version": "1.0"})):
-        answers.append((name, lambda loop, body=body: loop.json(f"GET {API}/deployment/target", body)))
+        answers.append((name, partial(_answer_target, body=body)))
     answers.append(("target answered with HTML", lambda loop: loop.routes.update(
         {f"GET {API}/deployment/target": Response("<html>gateway</html>", media_type="text/html")})))
 
@@ -88,7 +94,7 @@ def detector_cases(work: Path, finding: Finding) -> None:
         return JSONResponse({})
     answers.append(("the Loop hangs (no answer for 40 s)", lambda loop: loop.routes.update(
         {f"GET {API}/deployment/target": hang})))
-    rows = []
+    rows: list[list[str]] = []
     for name, script in answers:
         with HostileLoop() as loop, nodes(work) as started:
             loop.json(f"GET {API}/deployment/target", {"model_uuid": "m-1", "version": "1.0"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -94,8 +95,8 @@ def run(work: Path, down_seconds: float = 20.0, quick: bool = False) -> Finding:
                 returned = time.monotonic()
                 wall = time.time()
                 back = wait_back({"trainer (Socket.IO)": lambda: trainer_connected(stub.url),
-                                  "detector (status report)": lambda wall=wall: detector_seen_after(stub.url, wall),
-                                  "converter (scan)": lambda wall=wall: converter_scanned_after(converter.url, wall)},
+                                  "detector (status report)": partial(detector_seen_after, stub.url, wall),
+                                  "converter (scan)": partial(converter_scanned_after, converter.url, wall)},
                                  returned, cap + 30)
                 for node, seconds in back.items():
                     rows.append([how, node, seconds if seconds is not None else "NOT BACK"])

@@ -107,7 +107,8 @@ def check(model_dir: Path) -> list[dict[str, Any]]:
         rgb = decode(store.image_path(image["id"]).read_bytes(), 2**25, 10**8)
         found = logic.evaluate(rgb).model_dump(mode="json")
         store.close()
-        return match_truth(image, found)
+        matched: list[dict[str, Any]] = match_truth(image, found)
+        return matched
 
 
 def decide(candidate: Path, out: Path) -> tuple[bool, list[dict[str, Any]]]:
