@@ -169,11 +169,16 @@ def main() -> None:
             trainer_report, trained, test_images = trainer_bench.run(work, loop, stub)
             sections.append(trainer_report)
             print(trainer_report, flush=True)
-            for name, bench in (("segmentation", segmentation_bench), ("classification", classification_bench)):
+            kind_packages: dict[str, Path] = {}
+            for name, bench, training in (("segmentation", segmentation_bench, f"seg-{segmentation_bench.SEED}"),
+                                          ("classification", classification_bench,
+                                           f"classifier{classification_bench.SEED}")):
                 print(f"{name} ...", flush=True)
                 section = bench.run(work, loop, stub)
                 sections.append(section)
                 print(section, flush=True)
+                # the converter-by-kind section below converts these trained models
+                kind_packages[name] = trainer_bench.trained_package(work / training, work / f"{name}-package")
             small = package_of(trained, work / "small.zip")
             realistic, gflops = yolov8n_like_package(work / "yolov8n_like.zip")
             print("detector ...", flush=True)
@@ -214,7 +219,7 @@ def main() -> None:
             sections.append(section)
             print(section, flush=True)
             print("converter by model kind ...", flush=True)
-            section = converter_categories_bench.section(work)
+            section = converter_categories_bench.section(work, kind_packages)
             sections.append(section)
             print(section, flush=True)
             print("annotator ...", flush=True)

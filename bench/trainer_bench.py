@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -35,6 +36,22 @@ def _train(work: Path, name: str, project: dict[str, Any], images: Path, items: 
                    check=True, stdout=open(tdir / "training.log", "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
     summary = json.loads((tdir / "output" / "summary.json").read_text())
     return {**summary, "wall": time.monotonic() - started, "output": tdir / "output"}
+
+
+def trained_package(training_dir: Path, dest: Path) -> Path:
+    """The model package (model.onnx and model.json) of a training `_train` ran, with the model.json the trainer
+    node uploads: the metadata of the reference trainer's `model_files`."""
+    from loop_reference_trainer.logic import ReferenceTrainerLogic
+
+    job = TrainingJob.model_validate_json((training_dir / "job.json").read_text())
+    files, metadata = ReferenceTrainerLogic().model_files(job)
+    if not files:
+        raise RuntimeError(f"the training in {training_dir} left no model")
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in next(iter(files.values())):
+        shutil.copyfile(path, dest / path.name)
+    (dest / "model.json").write_text(json.dumps(metadata))
+    return dest
 
 
 async def _download(stub_port: int, project: str, dest: Path, ids_count: int) -> tuple[float, int]:
