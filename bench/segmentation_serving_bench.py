@@ -8,7 +8,8 @@ prototype output removed (ONNX Runtime then never computes the prototypes) and m
 layout and box categories, so the only difference served is the mask path: prototypes, mask coefficients,
 polygons and a longer answer. Both run as detector processes against one stub Loop, measured over REST and
 Socket.IO at concurrency 4 in alternating rounds (the machine's noise falls on both alike); the in-process cost of
-`evaluate` is measured for both too.
+`evaluate` is measured for both too, and each detector process's own CPU time and context switches per
+request (from /proc), which carry less of the load generator's and the machine's noise than requests/s.
 
 Run alone: `python -m bench.segmentation_serving_bench` (starts its own stub Loop; writes
 bench/results/segmentation_serving.md). `run(work, loop, stub, start_node)` gives the section to a caller.
@@ -17,6 +18,7 @@ bench/results/segmentation_serving.md). `run(work, loop, stub, start_node)` give
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -107,6 +109,22 @@ def in_process_ms(onnx_bytes: bytes, model_json: dict[str, Any], directory: Path
                                       "segmentations": len(result.segmentation_detections)}
 
 
+def server_usage(pid: int) -> tuple[float, float, int]:
+    """A detector process's user and system CPU seconds so far (all its threads, from /proc/PID/stat) and the
+    context switches of its threads (voluntary and not, /proc/PID/task/*/status): what serving cost the server
+    alone, apart from the load generator sharing the machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    switches = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            switches += sum(int(line.split()[1]) for line in status.read_text().splitlines()
+                            if "ctxt_switches:" in line)  # voluntary and nonvoluntary
+        except (FileNotFoundError, ProcessLookupError):  # a thread that ended meanwhile
+            continue
+    return int(fields[11]) / tick, int(fields[12]) / tick, switches
+
+
 def deploy_and_start(name: str, package: Path, loop: httpx.Client, stub: Any, work: Path,
                      start_node: Callable[..., Service]) -> Service:
     project = f"serve-{name}"
@@ -137,9 +155,16 @@ def run(work: Path, loop: httpx.Client, stub: Any, start_node: Callable[..., Ser
         load(call, 4, 8)  # warm: connections, sessions, caches
     latencies: dict[tuple[str, str], list[float]] = {key: [] for key in callers}
     seconds = dict.fromkeys(callers, 0.0)
+    usage = {key: [0.0, 0.0, 0.0] for key in callers}  # server user s, system s, context switches
     for round_ in range(ROUNDS):  # alternate, and swap the order every round
         for key in (list(callers) if round_ % 2 == 0 else list(reversed(callers))):
+            process = detectors[key[0]].proc
+            assert process is not None
+            pid = process.pid
+            before = server_usage(pid)
             taken, rate = load(callers[key], 4, max(4, requests // ROUNDS))
+            after = server_usage(pid)
+            usage[key] = [total + b - a for total, a, b in zip(usage[key], before, after, strict=True)]
             latencies[key] += taken
             seconds[key] += len(taken) / rate
     rps = {key: len(latencies[key]) / seconds[key] for key in callers}
@@ -149,8 +174,14 @@ def run(work: Path, loop: httpx.Client, stub: Any, start_node: Callable[..., Ser
     for transport in ("REST", "Socket.IO"):
         for name in ("boxes", "masks"):
             stats = percentiles(latencies[(name, transport)])
-            rows.append([name, transport, 4, f"{rps[(name, transport)]:.1f}", ms(stats["p50"]), ms(stats["p95"])])
+            user, system, switches = (v / len(latencies[(name, transport)]) for v in usage[(name, transport)])
+            rows.append([name, transport, 4, f"{rps[(name, transport)]:.1f}", ms(stats["p50"]), ms(stats["p95"]),
+                         ms(user), ms(system), f"{switches:.1f}"])
     ratio = {t: rps[("masks", t)] / rps[("boxes", t)] for t in ("REST", "Socket.IO")}
+    # the server's CPU per request, box-only over masks: what the requests/s ratio would be if the server alone
+    # were measured, with less of the load generator's and the machine's noise in it
+    cpu = {key: (usage[key][0] + usage[key][1]) / len(latencies[key]) for key in callers}
+    cpu_ratio = {t: cpu[("boxes", t)] / cpu[("masks", t)] for t in ("REST", "Socket.IO")}
     verdict = "met" if min(ratio.values()) >= GOAL else "NOT met"
     section = "\n".join([
         "## Serving segmentation: masks against the same network's box-only output", "",
@@ -158,12 +189,18 @@ def run(work: Path, loop: httpx.Client, stub: Any, start_node: Callable[..., Ser
         f"{WIDTH} x {HEIGHT} JPEG ({len(jpeg) / 1024:.0f} KiB); masks: {len(OBJECTS)} polygons per answer; box-only: "
         "the same graph without the prototype output. Concurrency 4, "
         f"{ROUNDS} alternating rounds, {sum(len(v) for v in latencies.values())} requests in all.", "",
-        table(["outputs", "transport", "concurrency", "requests/s", "p50 ms", "p95 ms"], rows), "",
+        table(["outputs", "transport", "concurrency", "requests/s", "p50 ms", "p95 ms", "server user ms",
+               "server sys ms", "server switches"], rows), "",
+        "Server figures are per request, from the detector process alone (all its threads; the load generator shares "
+        "the machine): CPU time and context switches.", "",
         f"- in-process decode + evaluate, median: masks {inproc['masks'][0] * 1000:.2f} ms "
         f"({inproc['masks'][1]['segmentations']} polygons), box-only {inproc['boxes'][0] * 1000:.2f} ms "
         f"({inproc['boxes'][1]['boxes']} boxes)",
         f"- **masks / box-only requests/s at concurrency 4: REST {100 * ratio['REST']:.0f} %, Socket.IO "
-        f"{100 * ratio['Socket.IO']:.0f} %** (goal >= {100 * GOAL:.0f} %: {verdict})", ""])
+        f"{100 * ratio['Socket.IO']:.0f} %** (goal >= {100 * GOAL:.0f} %: {verdict})",
+        f"- server CPU per request, box-only / masks: REST {100 * cpu_ratio['REST']:.0f} %, Socket.IO "
+        f"{100 * cpu_ratio['Socket.IO']:.0f} % (box-only {ms(cpu[('boxes', 'REST')])} ms, masks "
+        f"{ms(cpu[('masks', 'REST')])} ms over REST)", ""])
     return section, ratio["REST"]
 
 
