@@ -210,7 +210,7 @@ def _add_noise(rgb: np.ndarray, sigma: int, rng: np.random.Generator) -> np.ndar
     return noisy
 
 
-def _colour(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def colour_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Colour, brightness and contrast jitter, sometimes blur and noise (uint8 in and out). The hue shift and the
     saturation and value scales are one lookup table per HSV channel."""
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
@@ -274,7 +274,7 @@ def sample_outlines(split: Split, index: int, height: int, width: int, rng: np.r
         outlines = _moved(none(index), keep, matrix, (0, 0, width, height))
     if pool and rng.random() < copy_paste:
         boxes, outlines = paste(out, boxes, outlines, split, pool, rng)
-    return _colour(out, rng), boxes, outlines
+    return colour_jitter(out, rng), boxes, outlines
 
 
 def targets(boxes: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -147,11 +147,15 @@ def predict_segment(model: Detector, images: jax.Array) -> tuple[jax.Array, ...]
     return boxes, scores, raw[..., 4 + model.classes:].reshape(n, h * w, -1), jnp.transpose(protos, (0, 3, 1, 2))
 
 
-def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """`arrays` as an .npz at `path`, written to a hidden sibling, flushed to the disk and renamed into place: a
+    kill or a power cut leaves the last whole file (checkpoints, the uploaded weights)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
     try:
-        np.savez(tmp, **arrays)  # type: ignore[arg-type]
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -241,7 +245,7 @@ def write_checkpoint(path: Path, model: nnx.Module, optimizer: nnx.Optimizer[Any
     arrays.update({f"avg:{k}": v for k, v in flat(average).items()})
     arrays.update({f"best:{k}": v for k, v in (best or {}).items()})
     arrays.update({name: np.array(value) for name, value in figures.items()})
-    _save_arrays(path, arrays)
+    save_arrays(path, arrays)
 
 
 def read_checkpoint(path: Path, model: nnx.Module, optimizer: nnx.Optimizer[Any], average: Any,
@@ -452,7 +456,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
     summary = finish(job, reporter, final, categories, hyper, (height, width), (validation, separate), test,
                      threshold, (points, segmentation), best_epoch)
     summary.update({"epochs": done, "seconds": round(time.monotonic() - started, 1)})
-    _save_arrays(job.output_dir / "weights.npz", best)
+    save_arrays(job.output_dir / "weights.npz", best)
     (job.output_dir / "summary.json").write_text(json.dumps(summary))
     log.info("training done in %.0f s: %s", time.monotonic() - started, json.dumps(summary["figures"]))
     return summary

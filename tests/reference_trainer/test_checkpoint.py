@@ -3,14 +3,17 @@ instead of failing it (a trainer upgraded mid-training, another `width`, a damag
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import optax
+import pytest
 from flax import nnx
 
+from loop_reference_trainer import train
 from loop_reference_trainer.network import Detector
 from loop_reference_trainer.train import flat, resume, save_checkpoint, take_base
 
@@ -75,7 +78,7 @@ from pathlib import Path
 import numpy as np
 from loop_reference_trainer import train
 os.replace = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
-train._save_arrays(Path(sys.argv[1]), {"x": np.zeros(1000, np.float32)})
+train.save_arrays(Path(sys.argv[1]), {"x": np.zeros(1000, np.float32)})
 """
 
 
@@ -90,3 +93,27 @@ def test_a_checkpoint_save_killed_halfway_leaves_the_last_one_and_its_leftover_g
     resumed = resume(tmp_path / "c.npz", fresh, fresh_optimizer, nnx.state(fresh))
     assert resumed is not None and resumed[1] == 5
     assert not leftover.exists()
+
+
+def test_arrays_are_flushed_to_the_disk_before_they_are_renamed_into_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[tuple[str, str, int]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        events.append(("fsync", Path(target).name, os.fstat(fd).st_size))
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append(("replace", Path(src).name, os.stat(src).st_size))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(train.os, "fsync", fsync)
+    monkeypatch.setattr(train.os, "replace", replace)
+    train.save_arrays(tmp_path / "w.npz", {"x": np.arange(1000, dtype=np.float32)})
+    assert [e[0] for e in events] == ["fsync", "replace"]
+    (_, synced, synced_size), (_, renamed, renamed_size) = events
+    assert synced == renamed and synced.startswith(".w.npz.")  # the hidden sibling, whole when flushed
+    assert synced_size == renamed_size == (tmp_path / "w.npz").stat().st_size > 4000
+    assert np.array_equal(np.load(tmp_path / "w.npz")["x"], np.arange(1000, dtype=np.float32))

@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..data import _colour, letterbox, read_rgb
+from ..data import colour_jitter, letterbox, read_rgb
 
 
 def label_of(item: dict[str, Any], class_of: dict[str, int]) -> int | None:
@@ -166,7 +166,7 @@ def sample(image: np.ndarray, height: int, width: int, rng: np.random.Generator,
     matrix = np.concatenate([linear, (np.array([crop / 2, crop / 2]) - linear @ (cx, cy))[:, None]], axis=1)
     matrix[:, 2] += matrix[:, :2] @ (0.5, 0.5) - 0.5  # continuous coordinates → OpenCV's pixel centres
     warped = cv2.warpAffine(image, matrix, (crop, crop), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    return _colour(warped, rng)
+    return colour_jitter(warped, rng)
 
 
 def batch(split: Images, indices: np.ndarray, height: int, width: int, rng: np.random.Generator,

@@ -27,7 +27,7 @@ from loop_trainer.logic import Reporter, TrainingError, TrainingJob
 
 from ..devices import Parallel, parallel_for
 from ..hyper import Hyper
-from ..train import _save_arrays, averaged_model, flat, restore, split_items, take_base
+from ..train import averaged_model, flat, restore, save_arrays, split_items, take_base
 from . import checkpoint
 from .data import Images, batch, colour_tells_apart, input_size, load_images, model_input
 from .hyper import ClassifierHyper
@@ -199,7 +199,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
     summary = finish(job, reporter, final, categories, hyper, (height, width), (validation, separate), test,
                      best_epoch)
     summary.update({"epochs": done, "seconds": round(time.monotonic() - started, 1), "colour": colour})
-    _save_arrays(job.output_dir / "weights.npz", best)
+    save_arrays(job.output_dir / "weights.npz", best)
     (job.output_dir / "summary.json").write_text(json.dumps(summary))
     log.info("training done in %.0f s: %s", time.monotonic() - started, json.dumps(summary["figures"]))
     return summary
