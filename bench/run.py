@@ -57,8 +57,9 @@ def machine() -> str:
                   if line.startswith("MemTotal"))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
-    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
-                             text=True).stdout.strip()
+    # the results files are what the runs write, not code: a run's own output does not count as a change
+    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results",
+                              ":!chaos/results"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     if commit and changed:  # figures of code that is not committed yet say so
         commit += " with uncommitted changes"
     return (f"{os.cpu_count()} cores ({cpu}), {int(memory) / 2**20:.0f} GiB, {platform.system()} "
