@@ -59,8 +59,7 @@ EVAL_CONF = 0.01          # detections kept for computing average precision
 EMA_DECAY = 0.99          # the evaluated and exported weights are an exponential average over the steps
 # of the class loss in a model with segmentation categories, beside the box loss's 2 (a box model's: 1). On the
 # hard bench projects a found blob box labelled a square, and blob scores on distractors, were the main error
-# (3 rather than 2: docs/reference-trainer.md, "Segmentation")
-SEGMENTATION_CLASS_WEIGHT = 3.0
+SEGMENTATION_CLASS_WEIGHT = 2.0
 LAST_PLAIN_EPOCHS = 0.15  # the last share of the epochs trains on single images as they are (no mosaics, nothing
 # pasted)
 

@@ -103,7 +103,7 @@ def test_a_segmentation_model_weighs_its_class_loss_and_a_box_model_does_not(
     weight it was traced with)."""
     from loop_reference_trainer import train
 
-    assert train.SEGMENTATION_CLASS_WEIGHT == 3.0
+    assert train.SEGMENTATION_CLASS_WEIGHT == 2.0
     images = [np.random.default_rng(k).integers(0, 255, (HEIGHT, WIDTH, 3), np.uint8) for k in range(2)]
     boxes = [np.array([[10, 10, 40, 40, 0], [50, 20, 80, 50, 1]], np.float32)] * 2
     split = Split(["a", "b"], images, boxes, [[None, None], [None, None]])
