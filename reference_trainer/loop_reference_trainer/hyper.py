@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, fields, replace
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 log = logging.getLogger("reference.hyper")
 
@@ -21,6 +21,9 @@ LIMITS: dict[str, tuple[float, float]] = {
 
 @dataclass(frozen=True)
 class Hyper:
+    # names this trainer has but does not use: a job's value is ignored and logged, as an unknown name's is
+    UNUSED: ClassVar[tuple[str, ...]] = ()
+
     resolution: int = 416       # longer side of the model input; the shorter follows the images' aspect ratio
     epochs: int = 56
     batch_size: int = 8
@@ -40,7 +43,7 @@ class Hyper:
         values: dict[str, Any] = {}
         known = {f.name: f for f in fields(cls)}
         for key, raw in given.items():
-            if key not in known:
+            if key not in known or key in cls.UNUSED:
                 log.warning("hyperparameter %r is not used by the reference trainer; ignored", key)
                 continue
             kind = int if known[key].type in ("int", int) else float

@@ -10,19 +10,15 @@ edge maps only.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from typing import Any, Self
 
 from ..hyper import Hyper
-
-log = logging.getLogger("reference.hyper")
-
-UNUSED = ("mosaic", "copy_paste")  # the detector's, accepted and ignored here, with a logged reason
 
 
 @dataclass(frozen=True)
 class ClassifierHyper(Hyper):
+    UNUSED = ("mosaic", "copy_paste")  # the detector's: a job's values are logged and ignored
+
     resolution: int = 320       # longer side of the model input; the shorter follows the images' aspect ratio
     epochs: int = 65
     batch_size: int = 16
@@ -35,10 +31,3 @@ class ClassifierHyper(Hyper):
     seed: int = 0
     width: int = 16             # channels of the first stage; 6x at the deepest
     colour: float = -1.0        # weight of the colour channels, 0..1; negative: decided from the training images
-
-    @classmethod
-    def from_job(cls, given: dict[str, Any]) -> Self:
-        for key in UNUSED:
-            if key in given:
-                log.warning("hyperparameter %r is not used by the reference classifier; ignored", key)
-        return super().from_job({k: v for k, v in given.items() if k not in UNUSED})
