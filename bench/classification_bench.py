@@ -25,8 +25,9 @@ HARD_CLASSIFICATION = {"complete": 500, "test_fraction": 0.2, "box_categories": 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def run(work: Path, loop: Any, stub: Any, seed: int = SEED) -> str:
-    """Generate the project, train with the default hyperparameters; returns the report section."""
+def run(work: Path, loop: Any, stub: Any, seed: int = SEED) -> tuple[str, Path]:
+    """Generate the project, train with the default hyperparameters; returns the report section and the
+    training's directory (its job.json and output/)."""
     import asyncio
 
     name = f"classes{seed}"
@@ -54,7 +55,7 @@ def run(work: Path, loop: Any, stub: Any, seed: int = SEED) -> str:
         "held-out test images only; seconds are the whole training child process.", "",
         table(["train / test images", "epochs", "seconds", "test top-1 accuracy", "test macro-F1", "seed"], [row]),
         "", "Confusion on the test images (rows: true class, columns: predicted):", "",
-        table(["true \\ predicted", *confusion["labels"]], matrix), ""])
+        table(["true \\ predicted", *confusion["labels"]], matrix), ""]), result["output"].parent
 
 
 def main() -> None:
@@ -65,7 +66,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="loop-bench-classification-"))
     try:
         with stub_loop(work) as (stub, loop):
-            section = run(work, loop, stub, seed)
+            section, _ = run(work, loop, stub, seed)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(section)

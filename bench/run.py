@@ -171,15 +171,13 @@ def main() -> None:
             sections.append(trainer_report)
             print(trainer_report, flush=True)
             kind_packages: dict[str, Path] = {}
-            for name, bench, training in (("segmentation", segmentation_bench, f"seg-{segmentation_bench.SEED}"),
-                                          ("classification", classification_bench,
-                                           f"classifier{classification_bench.SEED}")):
+            for name, bench in (("segmentation", segmentation_bench), ("classification", classification_bench)):
                 print(f"{name} ...", flush=True)
-                section = bench.run(work, loop, stub)
+                section, training = bench.run(work, loop, stub)
                 sections.append(section)
                 print(section, flush=True)
                 # the converter-by-kind section below converts these trained models
-                kind_packages[name] = trainer_bench.trained_package(work / training, work / f"{name}-package")
+                kind_packages[name] = trainer_bench.trained_package(training, work / f"{name}-package")
             small = package_of(trained, work / "small.zip")
             realistic, gflops = yolov8n_like_package(work / "yolov8n_like.zip")
             print("detector ...", flush=True)

@@ -41,8 +41,9 @@ def _evaluations(training_dir: Path, started: float) -> list[list[str]]:
     return rows
 
 
-def run(work: Path, loop: Any, stub: Any, seed: int = SEED) -> str:
-    """Train on a freshly generated project; returns the report section."""
+def run(work: Path, loop: Any, stub: Any, seed: int = SEED) -> tuple[str, Path]:
+    """Train on a freshly generated project; returns the report section and the training's directory (its job.json
+    and output/)."""
     import asyncio
 
     name = f"seg{seed}"
@@ -77,7 +78,7 @@ def run(work: Path, loop: Any, stub: Any, seed: int = SEED) -> str:
         table(["epoch", "seconds", "val box mAP@0.5", "val mask mAP@0.5", "val mask mAP@0.5:0.95"],
               _evaluations(result["output"].parent, started)), "",
         "Per category (box AP on the test images):", "",
-        table(["category", "AP@0.5", "AP@0.5:0.95"], per_category), ""])
+        table(["category", "AP@0.5", "AP@0.5:0.95"], per_category), ""]), result["output"].parent
 
 
 def main() -> None:
@@ -90,7 +91,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="loop-seg-bench-"))
     try:
         with stub_loop(work) as (stub, loop):
-            section = run(work, loop, stub, args.seed)
+            section, _ = run(work, loop, stub, args.seed)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     text = "\n".join(["# Segmentation benchmark", "",
