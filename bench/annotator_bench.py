@@ -13,7 +13,8 @@ where too much was taken. Then Enter; the figure is the IoU of the confirmed pol
 true mask. Goals of issue 30: median IoU >= 0.85 on easy and on hard scenes; p95 latency of an event <= 150 ms.
 
 Run alone: `python -m bench.annotator_bench [--images N]` (starts its own stub Loop; writes
-bench/results/annotator.md and annotator.json). `make bench` can run `run(work, loop, stub)` as a section.
+bench/results/annotator.md and annotator.json, a pair from the same run). `make bench` runs `run(work, loop, stub)` as
+a section: its figures go into bench/results/latest.md only.
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ def annotate(person: Person, image_id: str, category: dict[str, Any], truth: np.
     return outlined, clicks
 
 
-def run(work: Path, loop: httpx.Client, stub: Service, images: int = 12) -> str:
+def run(work: Path, loop: httpx.Client, stub: Service, images: int = 12) -> tuple[str, dict[str, dict[str, Any]]]:
+    """Annotate `images` generated images per difficulty; returns the report section and the figures."""
     # one annotator for both projects: with LOOP_PROJECT empty it serves every project of the organization
     node = Service("loop-annotator", node_env(stub, work / "annotator", ""), work / "annotator.log",
                    "/health").start()
@@ -151,8 +153,6 @@ def run(work: Path, loop: httpx.Client, stub: Service, images: int = 12) -> str:
         rows.append([difficulty, s["objects"], f"{s['median_iou']:.3f}", f"{s['min_iou']:.3f}",
                      f"{s['mean_clicks']:.1f}", s["events"], f"{s['p50_ms']:.1f}", f"{s['p95_ms']:.1f}",
                      f"{s['segmenting_p95_ms']:.1f}", f"{s['first_event_p50_ms']:.0f}"])
-    (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
-    (ROOT / "bench" / "results" / "annotator.json").write_text(json.dumps(summary, indent=1) + "\n")
     met = all(s["median_iou"] >= GOAL_IOU and s["p95_ms"] <= GOAL_P95_MS for s in summary.values())
     return "\n".join([
         "## Annotator", "",
@@ -164,7 +164,7 @@ def run(work: Path, loop: httpx.Client, stub: Service, images: int = 12) -> str:
         table(["scenes", "objects", "median IoU", "min IoU", "clicks/object", "inputs", "p50 ms", "p95 ms",
                "segmenting p95 ms", "first input p50 ms"], rows), "",
         f"Goals (issue 30): median IoU >= {GOAL_IOU} on both, p95 <= {GOAL_P95_MS:.0f} ms: "
-        f"{'met' if met else 'NOT met'}.", ""])
+        f"{'met' if met else 'NOT met'}.", ""]), summary
 
 
 def _difficulty(loop: httpx.Client, difficulty: str, images: int) -> tuple[list[float], list[int], Person]:
@@ -198,13 +198,15 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="loop-annotator-bench-"))
     try:
         with stub_loop(work) as (stub, loop):
-            section = run(work, loop, stub, args.images)
+            section, summary = run(work, loop, stub, args.images)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     text = "\n".join(["# Annotator benchmark", "", f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
                       f"- machine: {machine()}", f"- command: `python -m bench.annotator_bench --images {args.images}`",
                       "", section])
+    (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
     (ROOT / "bench" / "results" / "annotator.md").write_text(text)
+    (ROOT / "bench" / "results" / "annotator.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(text)
 
 

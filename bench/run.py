@@ -222,7 +222,7 @@ def main() -> None:
             sections.append(section)
             print(section, flush=True)
             print("annotator ...", flush=True)
-            section = annotator_bench.run(work, loop, stub)
+            section, _ = annotator_bench.run(work, loop, stub)
             sections.append(section)
             print(section, flush=True)
             print("outbox ...", flush=True)
