@@ -27,7 +27,7 @@ from loop_shared.schemas import (
     SegmentationDetection,
 )
 from loop_shared.yolo import decode, select, to_image_boxes
-from loop_shared.yolo_segment import ULTRALYTICS_SEGMENT, coefficients, instance_polygon
+from loop_shared.yolo_segment import ULTRALYTICS_SEGMENT, coefficients, instance_polygons
 
 # an image's polygons are validated in one call: a model per outline (or per vertex) cost as much as the contours
 _SEGMENTATIONS = TypeAdapter(list[SegmentationDetection])
@@ -71,11 +71,10 @@ class OutputReader:
         kept = boxes[keep]
         xyxy = to_image_boxes(kept, lb, width, height)
         model_xyxy = np.concatenate([kept[:, :2] - kept[:, 2:] / 2, kept[:, :2] + kept[:, 2:] / 2], axis=1)
-        masks = self.layout.name == ULTRALYTICS_SEGMENT
-        coefs = coefficients(output, len(self.categories), keep) if masks else None
-        protos = outputs[self.layout.protos][0].astype(np.float32, copy=False) \
-            if masks and self.layout.protos is not None else None
-        segmentations: list[dict[str, Any]] = []
+        masks = self.layout.name == ULTRALYTICS_SEGMENT and self.layout.protos is not None
+        # kept segmentation instances: (index among the kept, confidence, category, image box); their polygons are
+        # traced together below, after the boxes and points
+        outlined: list[tuple[int, float, Category, tuple[int, int, int, int]]] = []
         for i, ((x1, y1, x2, y2), score, cls) in enumerate(zip(xyxy.tolist(), scores[keep].tolist(),
                                                                class_ids[keep].tolist(), strict=True)):
             category = self.categories[cls]
@@ -89,16 +88,23 @@ class OutputReader:
             w, h = round(x2) - x, round(y2) - y
             if w < 1 or h < 1:
                 continue
-            if category.type == CategoryType.SEGMENTATION and coefs is not None and protos is not None:
-                polygon = instance_polygon(coefs[i], protos, model_xyxy[i], self.input_size, lb, (x, y, w, h))
-                if polygon is not None:
-                    segmentations.append({
-                        "category_name": category.name, "category_id": category.id, "model_name": self.version,
-                        "confidence": confidence, "shape": {"points": [{"x": px, "y": py} for px, py in polygon]}})
+            if category.type == CategoryType.SEGMENTATION and masks:
+                outlined.append((i, confidence, category, (x, y, w, h)))
                 continue
             result.box_detections.append(BoxDetection(
                 category_name=category.name, category_id=category.id, x=x, y=y, width=w, height=h,
                 model_name=self.version, confidence=confidence))
+        if not outlined:
+            return result
+        assert self.layout.protos is not None
+        rows = np.array([i for i, *_ in outlined])
+        polygons = instance_polygons(coefficients(output, len(self.categories), keep[rows]),
+                                     outputs[self.layout.protos][0].astype(np.float32, copy=False), model_xyxy[rows],
+                                     self.input_size, lb, [image_box for *_, image_box in outlined])
+        segmentations: list[dict[str, Any]] = [
+            {"category_name": category.name, "category_id": category.id, "model_name": self.version,
+             "confidence": confidence, "shape": {"points": [{"x": px, "y": py} for px, py in polygon]}}
+            for (_, confidence, category, _), polygon in zip(outlined, polygons, strict=True) if polygon is not None]
         if segmentations:
             result.segmentation_detections = _SEGMENTATIONS.validate_python(segmentations)
         return result

@@ -12,6 +12,7 @@ and the converter checking a converted one read masks the same way.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -49,8 +50,19 @@ def _logits(coefficient: np.ndarray, protos: np.ndarray, box: np.ndarray, input_
     model input (width, height). Only the prototype pixels under the box are combined (cropped before
     upsampling); bilinear interpolation then maps them onto the image pixels of `region`.
     """
+    per_x, per_y = protos.shape[2] / input_size[0], protos.shape[1] / input_size[1]
+    logits, bx, by = _window_logits(coefficient, protos, box, per_x, per_y, lb, region)
+    ax, ay = lb.scale_x * per_x, lb.scale_y * per_y
+    aligned = _aligned_resize(logits, ax, bx, ay, by, region[2], region[3])
+    return aligned if aligned is not None else _warped(logits, ax, bx, ay, by, region[2], region[3])
+
+
+def _window_logits(coefficient: np.ndarray, protos: np.ndarray, box: np.ndarray, per_x: float, per_y: float,
+                   lb: Letterbox, region: tuple[int, int, int, int]) -> tuple[np.ndarray, float, float]:
+    """The logits of the prototype window under `box` (`per_x`, `per_y`: prototype pixels per model pixel), and
+    bx, by of the map onto `region`: image pixel (u, v) of the region lies at window pixel (ax * u + bx,
+    ay * v + by), with ax, ay = the letterbox's scale times per_x, per_y."""
     planes, proto_h, proto_w = protos.shape
-    per_x, per_y = proto_w / input_size[0], proto_h / input_size[1]  # prototype pixels per model pixel
     x0, x1 = _window(box[0] * per_x, box[2] * per_x, proto_w)
     y0, y1 = _window(box[1] * per_y, box[3] * per_y, proto_h)
     window = protos[:, y0:y1, x0:x1]
@@ -58,13 +70,12 @@ def _logits(coefficient: np.ndarray, protos: np.ndarray, box: np.ndarray, input_
     logits = (coefficient @ window.reshape(planes, -1)).reshape(y1 - y0, x1 - x0).astype(np.float32, copy=False)
     # image pixel (u, v) of the region has its centre at region + u + 0.5 in image coordinates; letterboxed,
     # scaled to the prototypes and relative to the window's first pixel centre, that is a * u + b
-    rx, ry, width, height = region
-    ax, ay = lb.scale_x * per_x, lb.scale_y * per_y
-    bx = ((rx + 0.5) * lb.scale_x + lb.pad_x) * per_x - 0.5 - x0
-    by = ((ry + 0.5) * lb.scale_y + lb.pad_y) * per_y - 0.5 - y0
-    aligned = _aligned_resize(logits, ax, bx, ay, by, width, height)
-    if aligned is not None:
-        return aligned
+    bx = ((region[0] + 0.5) * lb.scale_x + lb.pad_x) * per_x - 0.5 - x0
+    by = ((region[1] + 0.5) * lb.scale_y + lb.pad_y) * per_y - 0.5 - y0
+    return logits, bx, by
+
+
+def _warped(logits: np.ndarray, ax: float, bx: float, ay: float, by: float, width: int, height: int) -> np.ndarray:
     warp = np.array([[ax, 0.0, bx], [0.0, ay, by]], np.float64)
     return cv2.warpAffine(logits, warp, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_REPLICATE)
@@ -82,18 +93,31 @@ def _aligned_resize(logits: np.ndarray, ax: float, bx: float, ay: float, by: flo
     model input's size or a whole multiple of it). A resize by k maps pixel u to (u + 0.5) / k - 0.5, so pixel
     u - offset of the region is a * u + b when a = 1/k and offset = (b + 0.5 - 0.5 / k) * k. Several times faster
     than the warp; None when the map is not of that form."""
-    kx, ky = _whole(1 / ax), _whole(1 / ay)
+    place = _aligned_place(_whole(1 / ax), _whole(1 / ay), bx, by, width, height, *logits.shape)
+    if place is None:
+        return None
+    resized = _upsampled(logits, place[0], place[1])
+    ox, oy = place[2], place[3]
+    return resized[oy:oy + height, ox:ox + width]
+
+
+def _aligned_place(kx: int | None, ky: int | None, bx: float, by: float, width: int, height: int, rows: int,
+                   cols: int) -> tuple[int, int, int, int] | None:
+    """(kx, ky, ox, oy): the whole upsampling of `_aligned_resize` and where the region starts in it, or None."""
     if not kx or not ky:
         return None
     ox, oy = _whole((bx + 0.5) * kx - 0.5), _whole((by + 0.5) * ky - 0.5)
-    rows, cols = logits.shape
     if ox is None or oy is None or ox < 0 or oy < 0 or ox + width > cols * kx or oy + height > rows * ky:
         return None
+    return kx, ky, ox, oy
+
+
+def _upsampled(logits: np.ndarray, kx: int, ky: int) -> np.ndarray:
+    rows, cols = logits.shape
     # into an array numpy allocated: one allocated by OpenCV takes the GIL back inside the call, a hand-over that
     # costs a context switch when other inference threads wait for the GIL
-    resized = cv2.resize(logits, (cols * kx, rows * ky), dst=np.empty((rows * ky, cols * kx), np.float32),
-                         interpolation=cv2.INTER_LINEAR)
-    return resized[oy:oy + height, ox:ox + width]
+    return cv2.resize(logits, (cols * kx, rows * ky), dst=np.empty((rows * ky, cols * kx), np.float32),
+                      interpolation=cv2.INTER_LINEAR)
 
 
 def mask_polygon(mask: np.ndarray, origin: tuple[int, int],
@@ -117,8 +141,34 @@ def mask_polygon(mask: np.ndarray, origin: tuple[int, int],
 def instance_polygon(coefficient: np.ndarray, protos: np.ndarray, box: np.ndarray, input_size: tuple[int, int],
                      lb: Letterbox, image_box: tuple[int, int, int, int]) -> list[tuple[int, int]] | None:
     """The polygon of one kept instance in image pixels; `image_box` is its box there (x, y, width, height)."""
-    if image_box[2] < 1 or image_box[3] < 1:
-        return None
-    # 1 where the logit is positive: one pass, and the booleans' bytes read as uint8 without a copy
-    mask = (_logits(coefficient, protos, box, input_size, lb, image_box) > 0.0).view(np.uint8)
-    return mask_polygon(mask, (image_box[0], image_box[1]))
+    return instance_polygons(coefficient[np.newaxis], protos, np.asarray(box)[np.newaxis], input_size, lb,
+                             [image_box])[0]
+
+
+def instance_polygons(coefficients: np.ndarray, protos: np.ndarray, boxes: np.ndarray, input_size: tuple[int, int],
+                      lb: Letterbox, image_boxes: Sequence[tuple[int, int, int, int]],
+                      tolerance: float = POLYGON_TOLERANCE) -> list[list[tuple[int, int]] | None]:
+    """`instance_polygon` for all kept instances of one image: `coefficients` [K, M], `boxes` [K, 4] (x1, y1, x2,
+    y2 in model-input pixels), `image_boxes` K boxes in image pixels (x, y, width, height). The same polygons, with
+    what is the same for all instances worked out once: the upsampling and the prototype window arithmetic."""
+    per_x, per_y = protos.shape[2] / input_size[0], protos.shape[1] / input_size[1]  # per model pixel
+    ax, ay = lb.scale_x * per_x, lb.scale_y * per_y
+    kx, ky = _whole(1 / ax), _whole(1 / ay)
+    polygons: list[list[tuple[int, int]] | None] = []
+    # the boxes' own numbers (float32 from a model), as `_logits` reads them
+    for coefficient, box, image_box in zip(coefficients, boxes, image_boxes, strict=True):
+        width, height = image_box[2], image_box[3]
+        if width < 1 or height < 1:
+            polygons.append(None)
+            continue
+        logits, bx, by = _window_logits(coefficient, protos, box, per_x, per_y, lb, image_box)
+        place = _aligned_place(kx, ky, bx, by, width, height, *logits.shape)
+        if place is not None:
+            # 1 where the logit is positive over the whole upsampling, contiguous (twice as fast as over the
+            # region's strided view), then the region's view of it; the booleans' bytes read as uint8 without a copy
+            ox, oy = place[2], place[3]
+            mask = (_upsampled(logits, place[0], place[1]) > 0.0).view(np.uint8)[oy:oy + height, ox:ox + width]
+        else:
+            mask = (_warped(logits, ax, bx, ay, by, width, height) > 0.0).view(np.uint8)
+        polygons.append(mask_polygon(mask, (image_box[0], image_box[1]), tolerance))
+    return polygons

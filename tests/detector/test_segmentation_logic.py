@@ -120,13 +120,13 @@ def test_masks_become_polygons_in_original_image_pixels(tmp_path: Path, preproce
 def test_masks_are_decoded_for_kept_detections_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     logic = load(tmp_path, build_segmenter_onnx(SIZE, candidates("letterbox")))
     decoded: list[int] = []
-    original = onnx_outputs.instance_polygon
+    original = onnx_outputs.instance_polygons
 
     def counting(*args: Any) -> Any:
-        decoded.append(1)
+        decoded.extend(1 for _ in args[0])  # one row of mask coefficients per instance traced
         return original(*args)
 
-    monkeypatch.setattr(onnx_outputs, "instance_polygon", counting)
+    monkeypatch.setattr(onnx_outputs, "instance_polygons", counting)
     result = logic.evaluate(scene())
     # six candidates: one under the threshold, one suppressed, one box and one point: two masks
     assert len(decoded) == 2 == len(result.segmentation_detections)
