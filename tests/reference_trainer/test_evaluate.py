@@ -113,6 +113,28 @@ def test_threshold_stays_below_a_plateau_edge_set_by_one_stray_detection() -> No
     assert best_threshold(preds, truths, 1) == 0.35
 
 
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_the_threshold_is_the_one_whole_evaluations_give(seed: int) -> None:
+    """best_threshold matches the detections once for all thresholds; it picks what F1 from a whole `evaluate` at
+    each threshold picks (points and many overlapping, invented detections included)."""
+    rng = np.random.default_rng(seed)
+    classes = 3
+    pairs = [scene(rng, classes) for _ in range(40)]
+    truths, preds = [t for t, _ in pairs], [p for _, p in pairs]
+    for ps in preds:  # invented boxes and scores spread over the candidates
+        ps.extend((x, y, x + 30.0, y + 30.0, int(rng.integers(classes)), float(rng.uniform(0.05, 0.9)))
+                  for x, y in rng.uniform(0, 300, (int(rng.integers(0, 4)), 2)))
+    points = frozenset({2})
+    candidates = tuple(np.round(np.arange(0.1, 0.81, 0.05), 2))
+    f1s = []
+    for conf in candidates:
+        e = evaluate(preds, truths, classes, conf, points)
+        f1s.append(2 * e.precision * e.recall / (e.precision + e.recall) if e.precision + e.recall else 0.0)
+    expected = next(c for c, f1 in zip(candidates, f1s, strict=True) if f1 >= max(f1s) - 0.02)
+    assert best_threshold(preds, truths, classes, points) == expected
+    assert len(set(f1s)) > 3  # the thresholds do differ on these scenes
+
+
 @pytest.mark.parametrize("seed", [5, 6, 7])
 def test_the_trainer_and_the_converter_score_alike(seed: int) -> None:
     """One definition of AP: the reference trainer's evaluation and loop_shared's comparison agree exactly."""
