@@ -126,26 +126,28 @@ def server_usage(pid: int) -> tuple[float, float, int]:
 
 
 def deploy_and_start(name: str, package: Path, loop: httpx.Client, stub: Any, work: Path,
-                     start_node: Callable[..., Service]) -> Service:
+                     start_node: Callable[..., Service], **env: str) -> Service:
     project = f"serve-{name}"
     loop.post(f"/{ORG}/projects/generator", json={"project_name": project, "complete": 0, "box_categories": 0})
     model = loop.post(f"/{ORG}/projects/{project}/onnx", files={"files": (package.name, package.read_bytes())})
     model.raise_for_status()
     loop.put(f"/{ORG}/projects/{project}/deployment/target", json={"version": model.json()["version"]})
     detector = start_node("loop-detector", node_env(stub, work / f"detector-{name}", project,
-                                                    LOOP_POLL_INTERVAL="0.5"))
+                                                    LOOP_POLL_INTERVAL="0.5", **env))
     wait_for(lambda: httpx.get(f"{detector.url}/ready").status_code == 200, 120, f"{name} detector ready")
     return detector
 
 
 def run(work: Path, loop: httpx.Client, stub: Any, start_node: Callable[..., Service],
-        requests: int = REQUESTS) -> tuple[str, float]:
-    """The report section and the headline: REST requests/s with masks over box-only, at concurrency 4."""
+        requests: int = REQUESTS, inference_workers: int | None = None) -> tuple[str, float]:
+    """The report section and the headline: REST requests/s with masks over box-only, at concurrency 4.
+    `inference_workers`: the detectors' LOOP_INFERENCE_WORKERS (their default when None)."""
     jpeg = scene_jpeg()
     built = models()
     inproc = {name: in_process_ms(*model, work / f"inproc-{name}", jpeg, 40) for name, model in built.items()}
+    env = {} if inference_workers is None else {"LOOP_INFERENCE_WORKERS": str(inference_workers)}
     detectors = {name: deploy_and_start(name, write_package(work / f"{name}.zip", *model), loop, stub, work,
-                                        start_node) for name, model in built.items()}
+                                        start_node, **env) for name, model in built.items()}
     answer = httpx.post(f"{detectors['masks'].url}/detect", files={"file": ("s.jpg", jpeg)},
                         headers={"autoupload": "disabled"}).json()
     assert len(answer["segmentation_detections"]) == len(OBJECTS), answer
@@ -188,6 +190,7 @@ def run(work: Path, loop: httpx.Client, stub: Any, start_node: Callable[..., Ser
         f"The test kit's segmenter at {SIZE} px, {CANDIDATES} candidates, {len(OBJECTS)} objects on a "
         f"{WIDTH} x {HEIGHT} JPEG ({len(jpeg) / 1024:.0f} KiB); masks: {len(OBJECTS)} polygons per answer; box-only: "
         "the same graph without the prototype output. Concurrency 4, "
+        f"{'default' if inference_workers is None else inference_workers} inference workers, "
         f"{ROUNDS} alternating rounds, {sum(len(v) for v in latencies.values())} requests in all.", "",
         table(["outputs", "transport", "concurrency", "requests/s", "p50 ms", "p95 ms", "server user ms",
                "server sys ms", "server switches"], rows), "",
@@ -209,6 +212,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=REQUESTS,
                         help=f"requests per outputs and transport, over all rounds (default {REQUESTS})")
+    parser.add_argument("--inference-workers", type=int, default=None,
+                        help="the detectors' LOOP_INFERENCE_WORKERS (default: theirs, CPU cores + 1)")
     args = parser.parse_args()
     from .run import machine
 
@@ -222,14 +227,16 @@ def main() -> None:
 
     try:
         with stub_loop(work) as (stub, loop):
-            section, _ = run(work, loop, stub, start_node, args.requests)
+            section, _ = run(work, loop, stub, start_node, args.requests, args.inference_workers)
     finally:
         for service in started:
             service.stop()
         shutil.rmtree(work, ignore_errors=True)
+    workers = "" if args.inference_workers is None else f" --inference-workers {args.inference_workers}"
     report = "\n".join([f"# Segmentation serving bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "",
                         f"- machine: {machine()}",
-                        f"- command: `.venv/bin/python -m bench.segmentation_serving_bench --requests {args.requests}`",
+                        "- command: `.venv/bin/python -m bench.segmentation_serving_bench "
+                        f"--requests {args.requests}{workers}`",
                         "", section])
     (ROOT / "bench" / "results" / "segmentation_serving.md").write_text(report)
     print(report, flush=True)
