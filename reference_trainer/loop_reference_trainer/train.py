@@ -290,6 +290,18 @@ def resume(checkpoint: Path, model: Detector, optimizer: nnx.Optimizer[Detector]
     return (average, *figures, best)
 
 
+def make_optimizer(model: Network, hyper: Hyper, steps_per_epoch: int) -> nnx.Optimizer[Network]:
+    """AdamW (weight decay 5e-4) on gradients clipped to a global norm of 10, its learning rate warmed up from 5 %
+    over `hyper.warmup_epochs`, then cosine down to 2 % of `hyper.learning_rate` at the last step: the detector's and
+    the classifier's one schedule."""
+    total = steps_per_epoch * hyper.epochs
+    warmup = min(steps_per_epoch * hyper.warmup_epochs, total - 1)
+    schedule = optax.warmup_cosine_decay_schedule(hyper.learning_rate * 0.05, hyper.learning_rate, warmup, total,
+                                                  hyper.learning_rate * 0.02)
+    return nnx.Optimizer(model, optax.chain(optax.clip_by_global_norm(10.0),
+                                            optax.adamw(schedule, weight_decay=5e-4)), wrt=nnx.Param)
+
+
 def take_base(model: nnx.Module, weights: Path) -> tuple[int, int]:
     """Load the weights of a base model that fit `model` (same name and shape); returns (weight arrays taken,
     weight arrays of the network)."""
@@ -350,12 +362,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
 
     model = Detector(len(categories), hyper.seed, width=hyper.width, masks=PROTOS if seg else 0)
     steps_per_epoch = max(1, math.ceil(len(train) / hyper.batch_size))
-    total = steps_per_epoch * hyper.epochs
-    warmup = min(steps_per_epoch * hyper.warmup_epochs, total - 1)
-    schedule = optax.warmup_cosine_decay_schedule(hyper.learning_rate * 0.05, hyper.learning_rate, warmup, total,
-                                                  hyper.learning_rate * 0.02)
-    optimizer = nnx.Optimizer(model, optax.chain(optax.clip_by_global_norm(10.0),
-                                                 optax.adamw(schedule, weight_decay=5e-4)), wrt=nnx.Param)
+    optimizer = make_optimizer(model, hyper, steps_per_epoch)
 
     checkpoint = job.training_dir / "checkpoint.npz"
     start_epoch, best_fitness, best, threshold, best_epoch = 0, -1.0, None, 0.25, 0

@@ -27,7 +27,7 @@ from loop_trainer.logic import Reporter, TrainingError, TrainingJob
 
 from ..devices import Parallel, parallel_for
 from ..hyper import Hyper
-from ..train import averaged_model, flat, restore, save_arrays, split_items, take_base
+from ..train import averaged_model, flat, make_optimizer, restore, save_arrays, split_items, take_base
 from . import checkpoint
 from .data import Images, batch, colour_tells_apart, input_size, load_images, model_input
 from .hyper import ClassifierHyper
@@ -118,12 +118,7 @@ def run(job: TrainingJob, reporter: Reporter) -> dict[str, Any] | None:
                  accuracy, majority, "sees the colours" if tells else "sees the edge maps only")
     model = Classifier(len(categories), hyper.seed, width=hyper.width, colour=colour)
     steps_per_epoch = max(1, math.ceil(len(train) / hyper.batch_size))
-    total = steps_per_epoch * hyper.epochs
-    warmup = min(steps_per_epoch * hyper.warmup_epochs, total - 1)
-    schedule = optax.warmup_cosine_decay_schedule(hyper.learning_rate * 0.05, hyper.learning_rate, warmup, total,
-                                                  hyper.learning_rate * 0.02)
-    optimizer = nnx.Optimizer(model, optax.chain(optax.clip_by_global_norm(10.0),
-                                                 optax.adamw(schedule, weight_decay=5e-4)), wrt=nnx.Param)
+    optimizer = make_optimizer(model, hyper, steps_per_epoch)
     path = job.training_dir / "checkpoint.npz"
     start_epoch, best_fitness, best, best_epoch = 0, -1.0, None, 0
     average = jax.tree.map(jnp.copy, nnx.state(model))
