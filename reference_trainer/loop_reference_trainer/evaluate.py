@@ -11,6 +11,7 @@ POINT_DISTANCE pixels). tests/reference_trainer checks the figures against pycoc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,6 +82,16 @@ def _matches(preds: list[Prediction], truths: list[Box], point: bool,
     return hits
 
 
+def _image_hits(predictions: list[list[Prediction]], truths: list[list[Box]], cls: int, point: bool,
+                thresholds: np.ndarray = IOU_THRESHOLDS) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """Per image, the detections of class `cls` that count (the MAX_DETECTIONS best, best first): their scores,
+    whether each matched a true object of the class at each of `thresholds`, and how many true objects it has."""
+    for preds, gts in zip(predictions, truths, strict=True):
+        mine = sorted((p for p in preds if p[4] == cls), key=lambda p: -p[5])[:MAX_DETECTIONS]
+        own = [t for t in gts if t[4] == cls]
+        yield np.array([p[5] for p in mine], np.float64), _matches(mine, own, point, thresholds), len(own)
+
+
 @dataclass
 class Evaluation:
     ap50: dict[int, float] = field(default_factory=dict)       # per class with objects
@@ -110,22 +121,19 @@ def evaluate(predictions: list[list[Prediction]], truths: list[list[Box]], class
     result = Evaluation(images=len(truths), objects=sum(len(t) for t in truths))
     tp = fp = 0
     for cls in range(classes):
-        scores: list[float] = []
+        scores: list[np.ndarray] = []
         hits: list[np.ndarray] = []
         total = 0
-        for preds, gts in zip(predictions, truths, strict=True):
-            mine = sorted((p for p in preds if p[4] == cls), key=lambda p: -p[5])[:MAX_DETECTIONS]
-            own = [t for t in gts if t[4] == cls]
-            total += len(own)
-            matched = _matches(mine, own, cls in points)
-            scores.extend(p[5] for p in mine)
+        for mine, matched, own in _image_hits(predictions, truths, cls, cls in points):
+            total += own
+            scores.append(mine)
             hits.append(matched)
-            confident = np.array([p[5] >= conf for p in mine], bool)
+            confident = mine >= conf
             tp += int(matched[confident, 0].sum())
             fp += int((~matched[confident, 0]).sum())
         if total == 0:
             continue
-        s = np.array(scores, np.float64)
+        s = np.concatenate(scores) if scores else np.zeros(0, np.float64)
         h = np.concatenate(hits) if hits else np.zeros((0, len(IOU_THRESHOLDS)), bool)
         per_threshold = [average_precision(s, h[:, t], total) for t in range(len(IOU_THRESHOLDS))]
         result.ap50[cls], result.ap50_95[cls] = per_threshold[0], float(np.mean(per_threshold))
@@ -160,16 +168,14 @@ def _scored_hits(predictions: list[list[Prediction]], truths: list[list[Box]], c
     """The detections `evaluate` counts (per image and class the MAX_DETECTIONS best): their scores, whether each
     matched a true object at IoU 0.5, and the number of true objects. Matched once for all thresholds
     (`best_threshold` tried 15, each a whole `evaluate`: 0.9 s of every validation that improved)."""
-    scores: list[float] = []
+    scores: list[np.ndarray] = []
     hits: list[np.ndarray] = []
     for cls in range(classes):
-        for preds, gts in zip(predictions, truths, strict=True):
-            mine = sorted((p for p in preds if p[4] == cls), key=lambda p: -p[5])[:MAX_DETECTIONS]
-            own = [t for t in gts if t[4] == cls]
-            scores.extend(p[5] for p in mine)
-            hits.append(_matches(mine, own, cls in points, IOU_THRESHOLDS[:1])[:, 0])
-    return np.array(scores, np.float64), np.concatenate(hits) if hits else np.zeros(0, bool), \
-        sum(len(t) for t in truths)
+        for mine, matched, _ in _image_hits(predictions, truths, cls, cls in points, IOU_THRESHOLDS[:1]):
+            scores.append(mine)
+            hits.append(matched[:, 0])
+    return np.concatenate(scores) if scores else np.zeros(0, np.float64), \
+        np.concatenate(hits) if hits else np.zeros(0, bool), sum(len(t) for t in truths)
 
 
 def confusion_matrix(predictions: list[list[Prediction]], truths: list[list[Box]], category_ids: list[str],
