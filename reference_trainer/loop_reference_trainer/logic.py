@@ -35,8 +35,8 @@ def is_classification(job: TrainingJob) -> bool:
 class ReferenceTrainerLogic(TrainerLogic):
     """A small anchor-free one-stage detector with a feature pyramid (JAX + Flax + Optax), exported with jax2onnx.
 
-    Hyperparameters (all optional, see reference/hyper.py): `resolution` (416, the input's longer side),
-    `epochs` (56; 48 for a project with segmentation categories), `batch_size` (8), `learning_rate` (0.008),
+    Hyperparameters (all optional, see reference/hyper.py): `resolution` (416, the input's longer side;
+    384 for a project with segmentation categories), `epochs` (56), `batch_size` (8), `learning_rate` (0.008),
     `eval_every` (5), `warmup_epochs` (3), `mosaic` (0.5), `turned` (0), `copy_paste` (0.5, segmentation objects
     only), `seed` (0), `width` (16). Box, point and segmentation categories are learned; points become small boxes
     whose centres the detector reports as points; a project with segmentation categories gets a mask head and the

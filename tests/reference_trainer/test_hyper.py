@@ -61,9 +61,11 @@ def test_fitted_to_a_tiny_project(caplog: pytest.LogCaptureFixture) -> None:
     assert Hyper.from_job({"batch_size": 8}).fitted(train_images=8).batch_size == 8
 
 
-def test_a_segmentation_project_has_its_own_default_epochs() -> None:
+def test_a_segmentation_project_has_its_own_default_input_and_epochs() -> None:
     assert job_hyper({}, segmentation=False) == Hyper()
     seg = job_hyper({}, segmentation=True)
-    assert seg.epochs == 48 and seg.epochs < Hyper().epochs
-    assert job_hyper({"epochs": 70}, segmentation=True).epochs == 70  # what the user sets wins
-    assert asdict(replace(seg, epochs=Hyper().epochs)) == asdict(Hyper())  # nothing else differs
+    assert (seg.resolution, seg.epochs) == (384, 56) and seg.resolution < Hyper().resolution
+    given = job_hyper({"epochs": 70, "resolution": 512}, segmentation=True)
+    assert (given.resolution, given.epochs) == (512, 70)  # what the user sets wins
+    # nothing else differs
+    assert asdict(replace(seg, resolution=Hyper().resolution, epochs=Hyper().epochs)) == asdict(Hyper())
