@@ -100,7 +100,7 @@ class SegmentationHyper(Hyper):
     """The defaults of a project with segmentation categories: a smaller input for more epochs. A step costs what
     its pixels do and the mask head makes it about 1.1 times a box model's, so 56 epochs at 384 x 288 (on 5
     generated projects, 2 cores: 284 to 305 s) take the time that 48 at 416 x 320 took (292 to 315 s), and
-    learned more on 4 of the 5 (docs/reference-trainer.md)."""
+    learned more on 4 of the 5 (docs/decisions.md, "A smaller input")."""
 
     resolution: int = 384
     epochs: int = 56

@@ -26,6 +26,31 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
+def attached_constant(block: np.ndarray,
+                      output: str = "output0") -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """Nodes and initializers that make `output` the constant `block` plus 0 * mean(images): fixed detections a
+    test chooses, still attached to the input (an output that does not depend on it is folded away)."""
+    nodes = [helper.make_node("ReduceMean", ["images"], ["mean"], axes=[1, 2, 3], keepdims=0),
+             helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
+             helper.make_node("Add", ["detections", "nothing"], [output])]
+    return nodes, [numpy_helper.from_array(np.asarray(block, np.float32), "detections"),
+                   numpy_helper.from_array(np.zeros(1, np.float32), "zero")]
+
+
+def build_constant_onnx(size: int, block: np.ndarray) -> bytes:
+    """Serialized model with input `[1, 3, size, size]` whose one output, output0, is always `block` (e.g. the
+    detections [1, 4 + C, N] of the `ultralytics` layout, or [1, N, 5 + C] of `yolov5`)."""
+    block = np.asarray(block, np.float32)
+    nodes, init = attached_constant(block)
+    graph = helper.make_graph(nodes, "constant_output",
+                              [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, size, size])],
+                              [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(block.shape))], init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="loop-nodes")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
+
+
 def build_grid_onnx(size: int = 64, cell: int = 16, channels: tuple[int, ...] = (0, 1, 2), conv: bool = False,
                     fragile: bool = False) -> bytes:
     """Serialized ONNX model; class k scores the mean of RGB channel `channels[k]` in each cell.

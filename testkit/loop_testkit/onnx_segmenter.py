@@ -23,6 +23,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from .onnx_models import attached_constant
+
 PROTO_GAIN = 40.0  # logit per unit of channel brightness above one half
 RED, GREEN = (1.0, 0.0), (0.0, 1.0)  # mask coefficients that pick prototype 0 or 1
 
@@ -60,18 +62,12 @@ def build_segmenter_onnx(size: int, candidates: list[list[float]], swap_outputs:
     if size % 4:
         raise ValueError("size must be a multiple of 4")
     detections = np.asarray(candidates, np.float32).T[np.newaxis]  # [1, 4 + C + 2, N]
-    init = [numpy_helper.from_array(detections, "detections"),
-            numpy_helper.from_array(np.zeros(1, np.float32), "zero"),
-            numpy_helper.from_array(np.asarray([0], np.int64), "first"),
-            numpy_helper.from_array(np.asarray([2], np.int64), "last"),
-            numpy_helper.from_array(np.asarray([1], np.int64), "channel_axis"),
-            numpy_helper.from_array(np.asarray([0.5], np.float32), "half"),
-            numpy_helper.from_array(np.asarray([PROTO_GAIN], np.float32), "gain")]
-    nodes = [
-        helper.make_node("ReduceMean", ["images"], ["mean"], axes=[1, 2, 3], keepdims=0),
-        helper.make_node("Mul", ["mean", "zero"], ["nothing"]),  # keeps output0 attached to the input
-        helper.make_node("Add", ["detections", "nothing"], ["output0"]),
-    ]
+    nodes, init = attached_constant(detections)
+    init += [numpy_helper.from_array(np.asarray([0], np.int64), "first"),
+             numpy_helper.from_array(np.asarray([2], np.int64), "last"),
+             numpy_helper.from_array(np.asarray([1], np.int64), "channel_axis"),
+             numpy_helper.from_array(np.asarray([0.5], np.float32), "half"),
+             numpy_helper.from_array(np.asarray([PROTO_GAIN], np.float32), "gain")]
     if conv:
         proto_nodes, proto_init = _conv_prototypes()
         nodes += proto_nodes

@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from loop_converter import accuracy, classification_accuracy, segmentation_accuracy
 from loop_converter.box_accuracy import RANKING_CONF, compare_boxes, detections
@@ -24,6 +22,7 @@ from loop_converter.gate import Limits, refusal
 from loop_converter.segmentation_accuracy import Instance, _same_as_under, instances, segmentation_classes
 from loop_shared.detection_metrics import Box
 from loop_shared.mask_metrics import MaskInstance
+from loop_testkit.onnx_models import build_constant_onnx
 from loop_testkit.onnx_segmenter import GREEN, RED, build_segmenter_onnx, candidate, write_package
 from tests.converter.category_models import CLASSES, SIZE, classification_package, on_disk
 
@@ -108,19 +107,8 @@ def test_when_the_source_reports_nothing(candidate_boxes: list[list[Box]], map50
 def box_model(path: Path, columns: list[list[float]]) -> Path:
     """A box detector (`ultralytics`, [1, 4 + C, N]) whose detections are the constant `columns` (cx, cy, w, h, C
     scores), the same for every image."""
-    detections_output = np.asarray(columns, np.float32).T[np.newaxis]
-    graph = helper.make_graph(
-        [helper.make_node("ReduceMean", ["images"], ["mean"], axes=[1, 2, 3], keepdims=0),
-         helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
-         helper.make_node("Add", ["detections", "nothing"], ["output0"])],
-        "constant_boxes", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, SIZE, SIZE])],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(detections_output.shape))],
-        [numpy_helper.from_array(detections_output, "detections"), numpy_helper.from_array(np.zeros(1, np.float32),
-                                                                                           "zero")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
+    path.write_bytes(build_constant_onnx(SIZE, np.asarray(columns, np.float32).T[np.newaxis]))
     return path
 
 

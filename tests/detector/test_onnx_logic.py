@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from loop_detector.onnx_logic import OnnxDetectorLogic
 from loop_detector.settings import DetectorSettings
 from loop_shared.model_package import extract_package, read_model_info
 from loop_shared.settings import load_settings
 from loop_shared.yolo import YOLOV5, infer_layout
-from loop_testkit.onnx_models import grid_categories, grid_package
+from loop_testkit.onnx_models import build_constant_onnx, grid_categories, grid_package
 
 
 def settings(**overrides: object) -> DetectorSettings:
@@ -90,18 +89,8 @@ def test_thresholds_come_from_model_json_unless_configured(tmp_path: Path) -> No
 
 
 def yolov5_model(path: Path, rows: np.ndarray) -> None:
-    """A model whose output is a constant [1, N, 5 + C] block plus 0 * mean(input): layout YOLOv5."""
-    nodes = [helper.make_node("ReduceMean", ["images"], ["m"], axes=[1, 2, 3], keepdims=0),
-             helper.make_node("Mul", ["m", "zero"], ["z"]),
-             helper.make_node("Add", ["rows", "z"], ["output0"])]
-    init = [numpy_helper.from_array(rows[np.newaxis].astype(np.float32), "rows"),
-            numpy_helper.from_array(np.zeros(1, np.float32), "zero")]
-    inputs = [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 32, 32])]
-    outputs = [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(rows[np.newaxis].shape))]
-    graph = helper.make_graph(nodes, "v5", inputs, outputs, init)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    path.write_bytes(model.SerializeToString())
+    """A model whose output is the constant [1, N, 5 + C] block `rows`: layout YOLOv5."""
+    path.write_bytes(build_constant_onnx(32, rows[np.newaxis]))
 
 
 def test_yolov5_layout_is_inferred_and_objectness_applied(tmp_path: Path) -> None:
