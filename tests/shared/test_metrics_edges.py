@@ -11,15 +11,7 @@ from pycocotools import mask as coco_mask
 
 from loop_shared.detection_metrics import Box, average_precision, compare, greedy_match, pairwise_iou
 from loop_shared.mask_metrics import MaskInstance, mask_iou, mask_map, polygon_mask
-
-H, W = 24, 32
-
-
-def rect(x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
-    mask = np.zeros((H, W), bool)
-    mask[y0:y1, x0:x1] = True
-    return mask
-
+from tests.shared.test_mask_metrics import rect
 
 # --- boxes -------------------------------------------------------------------------------------------------------
 
